@@ -1,0 +1,1 @@
+# Policy rows, sign-offs and findings arrive with the approval matrix issue (#6).

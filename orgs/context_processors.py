@@ -1,0 +1,26 @@
+from orgs.selectors import membership_for_user
+
+SECTIONS = [
+    # (label, url name, built?) — the product's sections, in workflow order.
+    ("Dashboard", "orgs:dashboard", True),
+    ("Projects", "projects:project_list", True),
+    ("Requests", "orgs:section_requests", False),
+    ("Matrix", "orgs:section_matrix", False),
+    ("Catalog", "orgs:section_catalog", False),
+    ("Evidence", "orgs:section_evidence", False),
+    ("Keys", "orgs:section_keys", False),
+    ("Members", "orgs:member_list", True),
+    ("Audit", "orgs:audit_list", True),
+    ("Settings", "orgs:org_settings", True),
+]
+
+
+def navigation(request):
+    """The org switcher's list (one query) and the section list for the layout."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    return {
+        "my_memberships": membership_for_user(user=user),
+        "nav_sections": SECTIONS,
+    }

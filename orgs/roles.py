@@ -1,0 +1,68 @@
+"""Org roles, their order, and the scopes each grants. Code checks scopes, never names.
+
+Rank decides who may manage whom: nobody grants a role above their own, and nobody
+changes or removes a member who outranks them. Security and finance share a rank but
+neither holds `members:write`, so neither manages anybody.
+"""
+
+from django.db import models
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", "Owner"
+    ADMIN = "admin", "Admin"
+    SECURITY = "security", "Security reviewer"
+    FINANCE = "finance", "Finance owner"
+    MEMBER = "member", "Member"
+    AUDITOR = "auditor", "Auditor"
+
+
+RANK = {
+    Role.AUDITOR: 0,
+    Role.MEMBER: 1,
+    Role.FINANCE: 2,
+    Role.SECURITY: 2,
+    Role.ADMIN: 3,
+    Role.OWNER: 4,
+}
+
+ROLE_HELP = {
+    Role.OWNER: "Everything, including deleting the organization and appointing owners.",
+    Role.ADMIN: "Members, invitations, projects and settings. Cannot appoint owners.",
+    Role.SECURITY: "Signs off data boundaries, reads the audit log, can suspend rows.",
+    Role.FINANCE: "Signs off budgets, watches usage and billing.",
+    Role.MEMBER: "Creates projects and access requests; works inside granted projects.",
+    Role.AUDITOR: "Reads everything, including the audit log. Changes nothing.",
+}
+
+_READ = {"org:read", "members:read", "projects:read", "catalog:read", "approvals:read",
+         "evidence:read"}
+
+SCOPES: dict[str, frozenset[str]] = {
+    Role.AUDITOR: frozenset(_READ | {"audit:read", "audit:export"}),
+    Role.MEMBER: frozenset(_READ | {"projects:create", "approvals:request"}),
+    Role.FINANCE: frozenset(_READ | {"approvals:sign_finance", "billing:read"}),
+    Role.SECURITY: frozenset(
+        _READ | {"audit:read", "audit:export", "approvals:sign_security", "approvals:suspend"}
+    ),
+    Role.ADMIN: frozenset(
+        _READ
+        | {"org:write", "members:write", "projects:create", "projects:admin", "audit:read",
+           "audit:export", "approvals:request"}
+    ),
+}
+SCOPES[Role.OWNER] = SCOPES[Role.ADMIN] | {"org:delete", "billing:read"}
+
+
+def has_scope(role: str, scope: str) -> bool:
+    return scope in SCOPES.get(role, frozenset())
+
+
+def can_manage(actor_role: str, target_role: str) -> bool:
+    """True if someone holding actor_role may grant, change or remove target_role."""
+    return has_scope(actor_role, "members:write") and RANK[actor_role] >= RANK[target_role]
+
+
+def grantable_roles(actor_role: str) -> list[Role]:
+    """The roles actor_role may hand out, highest first, for forms and the API."""
+    return [role for role in Role if can_manage(actor_role, role)]

@@ -1,0 +1,1 @@
+"""Fixtures for real components (worker, browser). Filled in by the infrastructure work."""

@@ -1,0 +1,73 @@
+"""Shared fixtures: two orgs, one persona per role in org A, an outsider who owns org B.
+
+Personas are Memberships; `login(client, membership)` signs their user in.
+"""
+
+import pytest
+
+from orgs.roles import Role
+from tests.factories import (
+    CallerFactory,
+    MembershipFactory,
+    OrganizationFactory,
+    ProjectFactory,
+)
+
+pytest_plugins = ["tests.components"]
+
+ROLES = [r.value for r in Role]
+
+
+@pytest.fixture
+def org_a(db):
+    return OrganizationFactory(name="Acme", slug="acme")
+
+
+@pytest.fixture
+def org_b(db):
+    return OrganizationFactory(name="Globex", slug="globex")
+
+
+@pytest.fixture
+def personas(org_a):
+    """{role: Membership} with one member of org A per role."""
+    return {
+        role: MembershipFactory(org=org_a, role=role, user__email=f"{role}@acme.test")
+        for role in ROLES
+    }
+
+
+@pytest.fixture
+def owner(personas):
+    return personas[Role.OWNER]
+
+
+@pytest.fixture
+def outsider(org_b):
+    """Owner of org B: has every scope there and none in org A."""
+    return MembershipFactory(org=org_b, role=Role.OWNER, user__email="owner@globex.test")
+
+
+@pytest.fixture
+def project_a(org_a, owner):
+    return ProjectFactory(org=org_a, name="Support bot", slug="support-bot")
+
+
+@pytest.fixture
+def caller_a(project_a, owner):
+    return CallerFactory(project=project_a, owner=owner, name="support-api")
+
+
+@pytest.fixture
+def project_b(org_b, outsider):
+    return ProjectFactory(org=org_b, name="Globex app", slug="globex-app")
+
+
+@pytest.fixture
+def caller_b(project_b, outsider):
+    return CallerFactory(project=project_b, owner=outsider, name="globex-api")
+
+
+def login(client, membership):
+    client.force_login(membership.user)
+    return client

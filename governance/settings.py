@@ -217,6 +217,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "OrgRoleEnum": "orgs.roles.Role",
+        "ProjectRoleEnum": "projects.roles.ProjectRole",
+    },
 }
 
 # Celery. The default broker is kombu's filesystem transport under var/celery, so a

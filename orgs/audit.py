@@ -15,7 +15,7 @@ import uuid
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, models, transaction
+from django.db import connection, models
 from django.utils import timezone
 
 from orgs.context import client_ip_var, request_id_var
@@ -111,6 +111,9 @@ class AuditChainHead(models.Model):
     org = models.OneToOneField("orgs.Organization", on_delete=models.PROTECT, primary_key=True)
     seq = models.PositiveBigIntegerField(default=0)
     last_hash = models.CharField(max_length=64, default=GENESIS_HASH)
+
+    def __str__(self):
+        return f"{self.org_id} at #{self.seq}"
 
 
 def _normalise(changes: dict | None) -> dict:

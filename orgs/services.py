@@ -300,3 +300,17 @@ def _record_for_user_orgs(user, action, obj, changes):
     for membership in Membership.objects.filter(user=user).select_related("org"):
         record_event(org=membership.org, actor=membership, action=action, obj=obj,
                      changes=changes)
+
+
+@transaction.atomic
+def membership_add(*, org: Organization, actor: Membership | None, user, role: str) -> Membership:
+    """Add an existing user directly (demo data, and SSO just-in-time membership later).
+    actor None means the system. Audits member.added."""
+    if actor is not None and not can_manage(actor.role, role):
+        raise ValidationError({"role": "You cannot grant a role above your own."})
+    if Membership.objects.for_org(org).filter(user=user).exists():
+        raise ValidationError({"user": f"{user.email} is already a member."})
+    membership = Membership.objects.create(org=org, user=user, role=role)
+    record_event(org=org, actor=actor, action="member.added", obj=membership,
+                 changes={"role": [None, role]})
+    return membership

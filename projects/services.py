@@ -114,10 +114,12 @@ def caller_update(*, org, actor: Membership, caller: Caller, **fields) -> Caller
     allowed = ("name", "kind", "owner", "description")
     if "owner" in fields:
         _check_owner(org, fields["owner"])
-    if "name" in fields and Caller.objects.for_org(org).filter(
-            project_id=caller.project_id, name__iexact=fields["name"]).exclude(pk=caller.pk).exists():
+    siblings = Caller.objects.for_org(org).filter(project_id=caller.project_id).exclude(
+        pk=caller.pk)
+    if "name" in fields and siblings.filter(name__iexact=fields["name"]).exists():
         raise ValidationError({"name": f"This project already has a caller named "
                                        f"'{fields['name']}'."})
+
     def snapshot():
         return {f: str(getattr(caller, f)) for f in allowed}
 

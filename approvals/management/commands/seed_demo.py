@@ -1,0 +1,76 @@
+# Lives in approvals/, the top app, because demo data spans every app below it.
+from allauth.account.models import EmailAddress
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from orgs.models import Membership, Organization, User
+from orgs.roles import Role
+from orgs.services import membership_add, org_create
+from projects.models import Caller
+from projects.services import caller_create, project_create, project_role_set
+
+DEMO_PASSWORD = "governance-demo"
+DOMAIN = "acme.example"
+PROJECTS = [
+    ("Support Assistant", "support-assistant",
+     "Answers customer support tickets with a chat model; drafts replies for agents.",
+     [("support-api", Caller.Kind.PRODUCTION_SERVICE, Role.MEMBER),
+      ("support-eval-ci", Caller.Kind.CI_WORKLOAD, Role.ADMIN)]),
+    ("Marketing Studio", "marketing-studio",
+     "Generates campaign images and copy; nightly batch summaries of campaign results.",
+     [("design-studio", Caller.Kind.MEDIA_WORKFLOW, Role.MEMBER),
+      ("campaign-batch", Caller.Kind.BATCH_JOB, Role.ADMIN)]),
+]
+
+
+class Command(BaseCommand):
+    help = "Create the demo organization 'Acme' with one user per role and two projects. " \
+           "Safe to run again: existing data is left as it is."
+
+    def handle(self, *args, **options):
+        if not Organization.objects.filter(slug="acme").exists():
+            self._seed()
+            self.stdout.write(self.style.SUCCESS("Created the demo organization 'Acme'."))
+        else:
+            self.stdout.write("The demo organization 'Acme' exists already; nothing changed.")
+        self._staff()
+        self.stdout.write(f"\nSign in at /accounts/login/ with any of these (password "
+                          f"'{DEMO_PASSWORD}'):")
+        for role in Role:
+            self.stdout.write(f"  {role.value:9} {role.value}@{DOMAIN}")
+        self.stdout.write(f"  Django admin (/admin/): staff@{DOMAIN}")
+
+    def _user(self, email, **extra):
+        user, created = User.objects.get_or_create(email=email, defaults=extra)
+        if created:
+            user.set_password(DEMO_PASSWORD)
+            user.save()
+        EmailAddress.objects.get_or_create(
+            user=user, email=email, defaults={"verified": True, "primary": True})
+        return user
+
+    @transaction.atomic
+    def _seed(self):
+        owner_user = self._user(f"owner@{DOMAIN}", name="Olivia Owner")
+        org = org_create(user=owner_user, name="Acme", slug="acme",
+                         renewal_contact_email=f"procurement@{DOMAIN}",
+                         finance_contact_email=f"finance@{DOMAIN}")
+        owner = Membership.objects.for_org(org).get(user=owner_user)
+        members = {Role.OWNER: owner}
+        for role in Role:
+            if role != Role.OWNER:
+                user = self._user(f"{role.value}@{DOMAIN}", name=f"{role.label} (demo)")
+                members[role] = membership_add(org=org, actor=owner, user=user, role=role)
+        for name, slug, description, callers in PROJECTS:
+            project = project_create(org=org, actor=owner, name=name, slug=slug,
+                                     description=description)
+            project_role_set(org=org, actor=owner, project=project,
+                             membership=members[Role.MEMBER], role="developer")
+            for caller_name, kind, owner_role in callers:
+                caller_create(org=org, actor=owner, project=project, name=caller_name,
+                              kind=kind, owner=members[owner_role])
+
+    def _staff(self):
+        user = self._user(f"staff@{DOMAIN}", name="Staff (Django admin)")
+        if not user.is_staff:
+            User.objects.filter(pk=user.pk).update(is_staff=True, is_superuser=True)

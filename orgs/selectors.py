@@ -3,6 +3,7 @@
 from datetime import datetime
 
 from django.db.models import Count, QuerySet
+from django.utils import timezone
 
 from orgs.audit import AuditEvent
 from orgs.models import Invitation, Membership, PersonalToken
@@ -28,10 +29,25 @@ def membership_for_user(*, user) -> QuerySet[Membership]:
 
 
 def invitation_list(*, org, open_only: bool = False) -> QuerySet[Invitation]:
+    """Org's invitations, newest first; open_only keeps the ones whose link still works."""
     qs = Invitation.objects.for_org(org).select_related("invited_by")
     if open_only:
-        qs = qs.filter(accepted_at__isnull=True, revoked_at__isnull=True)
+        qs = qs.filter(accepted_at__isnull=True, revoked_at__isnull=True,
+                       expires_at__gt=timezone.now())
     return qs.order_by("-created_at")
+
+
+def org_summary(*, org, actor, recent: int = 8) -> dict:
+    """Counts and recent events for the dashboard: 3 counts, plus 1 events query for
+    members with audit:read. Projects are counted through the reverse relation, since
+    orgs/ may not import projects/."""
+    return {
+        "project_count": org.projects.count(),
+        "member_count": membership_list(org=org).count(),
+        "invitation_count": invitation_list(org=org, open_only=True).count(),
+        "recent_events": (list(audit_event_list(org=org)[:recent])
+                          if actor.has_scope("audit:read") else None),
+    }
 
 
 def owner_count(*, org) -> int:

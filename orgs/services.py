@@ -154,6 +154,15 @@ def invitation_revoke(*, org: Organization, actor: Membership, invitation: Invit
     return invitation
 
 
+# What a dead invitation link says, on the accept page (GET) and when accepting (POST).
+INVALID_LINK = "This invitation link is not valid."
+INVITATION_PROBLEMS = {
+    Invitation.Status.ACCEPTED: "This invitation has already been used.",
+    Invitation.Status.REVOKED: "This invitation was withdrawn. Ask an admin for a new one.",
+    Invitation.Status.EXPIRED: "This invitation has expired. Ask an admin for a new one.",
+}
+
+
 def invitation_by_token(token: str) -> Invitation | None:
     """The invitation behind an accept link, or None. The token is looked up by hash."""
     return Invitation.objects.select_related("org").filter(
@@ -166,16 +175,10 @@ def invitation_accept(*, token: str, user) -> Membership:
     for a user who owns the invited address (verified). Audits member.joined."""
     found = invitation_by_token(token)
     if found is None:
-        raise ValidationError({"token": "This invitation link is not valid."})
+        raise ValidationError({"token": INVALID_LINK})
     invitation = Invitation.objects.for_org(found.org).select_for_update().get(pk=found.pk)
-    status = invitation.status
-    if status != Invitation.Status.PENDING:
-        messages = {
-            "accepted": "This invitation has already been used.",
-            "revoked": "This invitation was withdrawn. Ask an admin for a new one.",
-            "expired": "This invitation has expired. Ask an admin for a new one.",
-        }
-        raise ValidationError({"token": messages[status]})
+    if problem := INVITATION_PROBLEMS.get(invitation.status):
+        raise ValidationError({"token": problem})
     if not user_owns_email(user, invitation.email):
         raise ValidationError({"token": f"This invitation is for {invitation.email}, but you are "
                                         f"signed in as {user.email}."})

@@ -1,4 +1,31 @@
 from django.urls import path
 
+from orgs.views import account, audit, members, org
+
 app_name = "orgs"
-urlpatterns = []
+
+ORG = "o/<slug:org_slug>/"
+
+urlpatterns = [
+    path("", account.home, name="home"),
+    path("orgs/new/", account.org_create, name="org_create"),
+    path("invitations/<str:token>/", account.invitation_accept, name="invitation_accept"),
+    path("account/tokens/", account.token_list, name="token_list"),
+    path("account/tokens/<uuid:public_id>/revoke/", account.token_revoke, name="token_revoke"),
+    path(ORG, org.dashboard, name="dashboard"),
+    path(ORG + "settings/", org.org_settings, name="org_settings"),
+    path(ORG + "members/", members.member_list, name="member_list"),
+    path(ORG + "members/invite/", members.invitation_create, name="invitation_create"),
+    path(ORG + "members/<uuid:public_id>/role/", members.member_role, name="member_role"),
+    path(ORG + "members/<uuid:public_id>/remove/", members.member_remove, name="member_remove"),
+    path(ORG + "invitations/<uuid:public_id>/revoke/", members.invitation_revoke,
+         name="invitation_revoke"),
+    path(ORG + "audit/", audit.audit_list, name="audit_list"),
+    path(ORG + "audit/export.csv", audit.audit_export, name="audit_export"),
+    # Sections of the product that are not built yet: one page saying what each will do.
+    *[
+        path(f"{ORG}{section}/", org.section_placeholder, {"section": section},
+             name=f"section_{section}")
+        for section in org.SECTIONS
+    ],
+]

@@ -18,6 +18,18 @@ pytest_plugins = ["tests.components"]
 ROLES = [r.value for r in Role]
 
 
+@pytest.fixture(autouse=True)
+def _plain_http(settings):
+    # Tests run with DEBUG off (as production), where settings turn on the HTTPS redirect
+    # and hashed static names that need collectstatic; the test client speaks plain HTTP
+    # and static files come from the finders.
+    settings.SECURE_SSL_REDIRECT = False
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
 @pytest.fixture
 def org_a(db):
     return OrganizationFactory(name="Acme", slug="acme")

@@ -273,7 +273,7 @@ def test_invitation_accept_over_api(world):
 @pytest.mark.parametrize("rows", [3, 50])
 def test_list_endpoints_keep_constant_queries(world, django_assert_num_queries, rows):
     org = world["org"]
-    for i in range(rows):
+    for _ in range(rows):
         MembershipFactory(org=org)
     client = APIClient()
     client.force_authenticate(world["personas"]["owner"].user)

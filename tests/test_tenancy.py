@@ -7,8 +7,8 @@ import re
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from orgs.services import invitation_create, personal_token_create
 from orgs.roles import Role
+from orgs.services import invitation_create, personal_token_create
 from tests.factories import EnvironmentFactory
 
 pytestmark = pytest.mark.django_db

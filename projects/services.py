@@ -158,8 +158,8 @@ def project_role_set(*, org, actor: Membership, project: Project, membership: Me
         return role
     _set_role(project, membership.user, role)
     record_event(org=org, actor=actor, action="project.role_changed", obj=project,
-                 changes={"member": [membership.user.email, membership.user.email],
-                          "role": [old, role]})
+                 object_repr=f"{project.name}: {membership.user.email}"[:200],
+                 changes={"role": [old, role]})
     return role
 
 

@@ -163,6 +163,44 @@ INVITATION_PROBLEMS = {
 }
 
 
+# An invitation stays "expired" (and can be resent) for this long; after that the
+# sweep revokes it, which frees the one-open-invitation-per-address slot for good.
+STALE_AFTER = timedelta(days=30)
+BATCH_SIZE = 500
+
+
+@transaction.atomic
+def invitation_expire_stale(*, org: Organization, now=None,
+                            batch_size: int = BATCH_SIZE) -> int:
+    """Revoke org's open invitations that expired more than STALE_AFTER ago.
+
+    Sets revoked_at and records an `invitation.expired` audit event (actor: the system)
+    for each. Each row is claimed with a conditional UPDATE (still neither accepted nor
+    revoked), so a concurrent run, an accept racing the sweep, or a redelivered task
+    never revokes or audits the same invitation twice. Handles at most `batch_size`
+    invitations per call; the next run takes the rest. Returns how many it revoked.
+    """
+    now = now or timezone.now()
+    open_invitations = Invitation.objects.for_org(org).filter(
+        accepted_at__isnull=True, revoked_at__isnull=True
+    )
+    candidates = list(
+        open_invitations.filter(expires_at__lt=now - STALE_AFTER).order_by("pk")[:batch_size]
+    )
+    revoked = 0
+    for invitation in candidates:
+        claimed = open_invitations.filter(pk=invitation.pk).update(revoked_at=now)
+        if not claimed:
+            continue  # accepted or revoked since we read it
+        invitation.revoked_at = now
+        record_event(
+            org=org, actor=None, action="invitation.expired", obj=invitation,
+            changes={"revoked_at": [None, now], "expired_at": invitation.expires_at},
+        )
+        revoked += 1
+    return revoked
+
+
 def invitation_by_token(token: str) -> Invitation | None:
     """The invitation behind an accept link, or None. The token is looked up by hash."""
     return Invitation.objects.select_related("org").filter(

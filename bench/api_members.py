@@ -26,8 +26,13 @@ with test_database() as vendor:
     def bare(request):
         return JsonResponse({"ok": True})
 
-    class urls:  # a URLconf module stand-in: the app's URLs plus the bare endpoint
-        urlpatterns = [path("bench/bare/", bare), path("", include("governance.urls"))]
+    def bare_user(request):
+        # Same, but loads the session and the user, as every authenticated view must.
+        return JsonResponse({"user": request.user.email})
+
+    class urls:  # a URLconf module stand-in: the app's URLs plus the bare endpoints
+        urlpatterns = [path("bench/bare/", bare), path("bench/user/", bare_user),
+                       path("", include("governance.urls"))]
 
     owner = User.objects.create_user("owner@bench.test", "x")
     org = org_create(user=owner, name="Bench", slug="bench")
@@ -40,7 +45,10 @@ with test_database() as vendor:
     rows = []
     with override_settings(ROOT_URLCONF=urls):
         for label, url in (("baseline: bare Django JSON view", "/bench/bare/"),
-                           (f"GET members ({MEMBERS} rows)", "/api/v1/o/bench/members/")):
+                           ("baseline: bare view + session user", "/bench/user/"),
+                           (f"GET members ({MEMBERS} rows)", "/api/v1/o/bench/members/"),
+                           ("GET members (page_size=5)",
+                            "/api/v1/o/bench/members/?page_size=5")):
             assert client.get(url).status_code == 200
             start = time.perf_counter()
             for _ in range(N):
@@ -48,4 +56,5 @@ with test_database() as vendor:
             rows.append((label, N, time.perf_counter() - start))
     print(f"database: {vendor}")
     report(rows)
-    print(f"members list costs {rows[1][2] / rows[0][2]:.1f}x the bare endpoint")
+    print(f"members list ({MEMBERS} rows) costs {rows[2][2] / rows[1][2]:.1f}x the bare "
+          f"view with a session user")

@@ -5,7 +5,9 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from orgs.audit import AuditEvent
+from orgs.events import NotificationEvent
 from orgs.models import Invitation, Membership, Organization, PersonalToken, User
+from orgs.policy import SecurityPolicy
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -70,3 +72,17 @@ class AuditEventAdmin(ReadOnlyAdmin):
     list_filter = ["action"]
     list_select_related = ["org"]
     search_fields = ["actor_label", "action", "object_id"]
+
+
+@admin.register(SecurityPolicy)
+class SecurityPolicyAdmin(ReadOnlyAdmin):
+    list_display = ["org", "sso_required", "mfa_required", "idle_timeout_minutes",
+                    "max_api_key_days", "updated_at"]
+    list_select_related = ["org"]
+
+
+@admin.register(NotificationEvent)
+class NotificationEventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "org", "kind", "severity", "subject_type", "dispatched_at"]
+    list_filter = ["kind", "severity"]
+    list_select_related = ["org"]

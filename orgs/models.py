@@ -9,6 +9,8 @@ from django.db import models
 from django.utils import timezone
 
 from orgs.audit import AuditChainHead, AuditEvent  # noqa: F401  (models of this app)
+from orgs.events import NotificationEvent  # noqa: F401
+from orgs.policy import SecurityPolicy  # noqa: F401
 from orgs.roles import Role
 from orgs.scoping import OrgScopedQuerySet
 

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from orgs.audit import AuditChainHead, diff, record_event
+from orgs.events import event_emit
 from orgs.models import (
     RESERVED_SLUGS,
     Invitation,
@@ -25,6 +26,7 @@ from orgs.models import (
     hash_secret,
 )
 from orgs.permissions import can_change_role, can_remove
+from orgs.policy import POLICY_FIELDS, SecurityPolicy
 from orgs.roles import Role, can_manage
 from orgs.signals import member_removing
 
@@ -58,6 +60,7 @@ def org_create(*, user, name: str, slug: str, renewal_contact_email: str = "",
     org.full_clean()
     org.save()
     AuditChainHead.objects.create(org=org)
+    SecurityPolicy.objects.create(org=org)
     owner = Membership.objects.create(org=org, user=user, role=Role.OWNER)
     org.billing_owner = owner
     org.save(update_fields=["billing_owner"])
@@ -109,6 +112,10 @@ def invitation_create(*, org: Organization, actor: Membership, email: str, role:
         raise ValidationError({"role": "You cannot invite someone to a role above your own."})
     if not 1 <= days <= 30:
         raise ValidationError({"days": "An invitation is valid for 1 to 30 days."})
+    domains = security_policy_get(org=org).invitation_domain_list()
+    if domains and email.rsplit("@", 1)[-1] not in domains:
+        raise ValidationError({"email": "This organization only invites addresses at "
+                                        f"{', '.join(domains)}."})
     if Membership.objects.for_org(org).filter(user__email__iexact=email).exists():
         raise ValidationError({"email": f"{email} is already a member."})
     stale = Invitation.objects.for_org(org).filter(
@@ -305,6 +312,13 @@ def membership_remove(*, org: Organization, actor: Membership, membership: Membe
 TOKEN_MAX_DAYS = 365
 
 
+def personal_token_max_days(*, user) -> int:
+    """The longest token life every org of the user allows (a token acts in all of them)."""
+    ages = SecurityPolicy.objects.filter(org__memberships__user=user).values_list(
+        "max_personal_token_days", flat=True)
+    return min([TOKEN_MAX_DAYS, *ages])
+
+
 @transaction.atomic
 def personal_token_create(*, user, name: str, days: int = 90):
     """Mint a personal API token for user; returns (token, secret). The secret is shown
@@ -313,8 +327,10 @@ def personal_token_create(*, user, name: str, days: int = 90):
     name = (name or "").strip()
     if not name:
         raise ValidationError({"name": "Give the token a name that says what it is for."})
-    if not 1 <= days <= TOKEN_MAX_DAYS:
-        raise ValidationError({"days": f"A token lives 1 to {TOKEN_MAX_DAYS} days."})
+    limit = personal_token_max_days(user=user)
+    if not 1 <= days <= limit:
+        raise ValidationError({"days": f"A token lives 1 to {limit} days here (the strictest "
+                                       "security policy of your organizations)."})
     secret, prefix, token_hash = PersonalToken.new_secret()
     token = PersonalToken.objects.create(
         user=user, name=name[:100], token_prefix=prefix, token_hash=token_hash,
@@ -355,3 +371,34 @@ def membership_add(*, org: Organization, actor: Membership | None, user, role: s
     record_event(org=org, actor=actor, action="member.added", obj=membership,
                  changes={"role": [None, role]})
     return membership
+
+
+def security_policy_get(*, org) -> SecurityPolicy:
+    """The org's policy row (created with the org; older orgs get defaults on first read)."""
+    policy, _ = SecurityPolicy.objects.get_or_create(org=org)
+    return policy
+
+
+@transaction.atomic
+def security_policy_update(*, org: Organization, actor: Membership, **fields) -> SecurityPolicy:
+    """Admins and owners change the security policy. Audits policy.updated with before and
+    after, and emits a security.policy_changed notification event."""
+    _require(actor, "org:write")
+    policy = SecurityPolicy.objects.select_for_update().get(pk=security_policy_get(org=org).pk)
+    before = {f: getattr(policy, f) for f in POLICY_FIELDS}
+    for key, value in fields.items():
+        if key not in POLICY_FIELDS:
+            raise ValidationError({key: "This field is not part of the security policy."})
+        setattr(policy, key, value)
+    if "invitation_domains" in fields:
+        policy.invitation_domains = ", ".join(policy.invitation_domain_list())
+    policy.updated_at = timezone.now()
+    policy.full_clean()
+    policy.save()
+    changes = diff(before, {f: getattr(policy, f) for f in POLICY_FIELDS})
+    if changes:
+        record_event(org=org, actor=actor, action="policy.updated", obj=policy,
+                     object_repr="Security policy", changes=changes)
+        event_emit(org=org, kind="security.policy_changed", subject=policy,
+                   payload={"changed": sorted(changes), "by": actor.user.email})
+    return policy

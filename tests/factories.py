@@ -6,7 +6,7 @@ from allauth.account.models import EmailAddress
 from django.utils import timezone
 
 from orgs.audit import AuditChainHead
-from orgs.models import Membership, Organization, User
+from orgs.models import Membership, Organization, SecurityPolicy, User
 from orgs.roles import Role
 from projects.models import Caller, Environment, Project
 
@@ -41,6 +41,7 @@ class OrganizationFactory(factory.django.DjangoModelFactory):
     def chain(org, create, extracted, **kwargs):
         if create:
             AuditChainHead.objects.get_or_create(org=org)
+            SecurityPolicy.objects.get_or_create(org=org)
 
 
 class MembershipFactory(factory.django.DjangoModelFactory):

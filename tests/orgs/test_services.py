@@ -241,3 +241,52 @@ def test_membership_service_with_foreign_membership_fails(personas, org_a, outsi
     with pytest.raises(Membership.DoesNotExist):
         services.membership_change_role(org=org_a, actor=personas["owner"],
                                         membership=outsider, role=Role.MEMBER)
+
+
+def test_security_policy_update_is_audited_and_emits_an_event(personas, org_a):
+    from orgs.events import NotificationEvent
+
+    policy = services.security_policy_update(org=org_a, actor=personas["admin"],
+                                             idle_timeout_minutes=30,
+                                             invitation_domains="Acme.test, @acme.example")
+    assert policy.invitation_domain_list() == ["acme.test", "acme.example"]
+    event = events(org_a, "policy.updated").get()
+    assert event.changes["idle_timeout_minutes"] == [0, 30]
+    assert NotificationEvent.objects.for_org(org_a).get().kind == "security.policy_changed"
+
+
+def test_security_policy_needs_org_write_and_valid_values(personas, org_a):
+    with pytest.raises(PermissionDenied):
+        services.security_policy_update(org=org_a, actor=personas["security"], mfa_required=True)
+    with pytest.raises(ValidationError) as exc:
+        services.security_policy_update(org=org_a, actor=personas["owner"],
+                                        max_api_key_days=0)
+    assert "max_api_key_days" in exc.value.message_dict
+    assert not events(org_a, "policy.updated").exists()
+
+
+def test_invitations_respect_allowed_domains(personas, org_a):
+    services.security_policy_update(org=org_a, actor=personas["owner"],
+                                    invitation_domains="acme.test")
+    with pytest.raises(ValidationError, match="only invites addresses at acme.test"):
+        services.invitation_create(org=org_a, actor=personas["owner"],
+                                   email="someone@gmail.com", role=Role.MEMBER)
+    services.invitation_create(org=org_a, actor=personas["owner"], email="new@acme.test",
+                               role=Role.MEMBER)
+
+
+def test_personal_token_age_is_capped_by_the_strictest_org(personas, org_a):
+    services.security_policy_update(org=org_a, actor=personas["owner"],
+                                    max_personal_token_days=30)
+    with pytest.raises(ValidationError, match="1 to 30 days"):
+        services.personal_token_create(user=personas["member"].user, name="x", days=31)
+    services.personal_token_create(user=personas["member"].user, name="x", days=30)
+
+
+def test_event_emit_refuses_bad_kinds_and_runs_in_transactions(org_a):
+    from django.db import transaction
+
+    from orgs.events import event_emit
+
+    with pytest.raises(ValueError), transaction.atomic():
+        event_emit(org=org_a, kind="NotAKind")

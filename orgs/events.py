@@ -1,0 +1,67 @@
+"""Notification events: what happened that somebody may need to hear about.
+
+Apps call event_emit() inside the same transaction as the change (and its audit event);
+the row is an outbox that the jobs issue (#8) delivers to email and signed webhooks. The
+audit log answers "who changed what"; events answer "who must be told".
+"""
+
+import re
+import uuid
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, models
+from django.utils import timezone
+
+from orgs.scoping import OrgScopedQuerySet
+
+KIND = re.compile(r"^[a-z][a-z_]*(\.[a-z][a-z_]*)+$")
+# Topics subscribers can pick from (webhooks and notification settings, issue #8).
+CATEGORIES = ("member", "security", "key", "usage", "billing", "approval", "catalog")
+
+
+class NotificationEvent(models.Model):
+    class Severity(models.TextChoices):
+        INFO = "info", "Info"
+        WARNING = "warning", "Warning"
+        CRITICAL = "critical", "Critical"
+
+    org = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT)
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(max_length=64, help_text="e.g. key.leaked, security.login_failed")
+    severity = models.CharField(max_length=16, choices=Severity.choices, default=Severity.INFO)
+    subject_type = models.CharField(max_length=64, blank=True)
+    subject_id = models.CharField(max_length=64, blank=True)
+    payload = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    created_at = models.DateTimeField(default=timezone.now)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OrgScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["org", "kind", "created_at"]),
+                   models.Index(fields=["dispatched_at"])]
+
+    def __str__(self):
+        return f"{self.kind} ({self.org_id})"
+
+    @property
+    def category(self) -> str:
+        return self.kind.split(".", 1)[0]
+
+
+def event_emit(*, org, kind: str, subject=None, payload: dict | None = None,
+               severity: str = NotificationEvent.Severity.INFO) -> NotificationEvent:
+    """Record a notification event for org. Call inside the service's transaction, so the
+    event exists exactly when the change does. Never put secrets in the payload."""
+    if not KIND.match(kind):
+        raise ValueError(f"Event kind {kind!r} must look like 'noun.verb'")
+    if not connection.in_atomic_block:
+        raise RuntimeError("event_emit must run inside the service's transaction")
+    subject_type = subject._meta.model_name if subject is not None else ""
+    subject_id = str(getattr(subject, "public_id", None) or getattr(subject, "pk", "")) \
+        if subject is not None else ""
+    return NotificationEvent.objects.create(
+        org=org, kind=kind, severity=severity, subject_type=subject_type,
+        subject_id=subject_id, payload=payload or {},
+    )

@@ -1,5 +1,6 @@
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
@@ -112,3 +113,129 @@ class Caller(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class ApiKey(models.Model):
+    """A team API key: one project, one environment, one caller. Only an HMAC of the secret
+    is stored (projects/secrets.py); `prefix` is the visible start of the secret."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        ROTATING = "rotating", "Rotating (old secret in overlap)"
+        EXPIRED = "expired", "Expired"
+        REVOKED = "revoked", "Revoked"
+
+    org = models.ForeignKey(Organization, on_delete=models.PROTECT)
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="api_keys")
+    environment = models.ForeignKey(Environment, on_delete=models.PROTECT,
+                                    related_name="api_keys")
+    caller = models.ForeignKey(Caller, on_delete=models.PROTECT, related_name="api_keys")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=100, help_text="What the key is for, e.g. 'support-api "
+                            "production'.")
+    prefix = models.CharField(max_length=24, help_text="The visible start of the secret.")
+    secret_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    rotated_from = models.OneToOneField("self", null=True, blank=True,
+                                        on_delete=models.PROTECT, related_name="successor")
+    rotated_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_reason = models.CharField(max_length=500, blank=True)
+    revoked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    # Set by the expiry sweep once key.expired was emitted, so it is emitted once.
+    expiry_notified_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OrgScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["org", "expires_at"]),
+                   models.Index(fields=["org", "project", "environment"])]
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def status(self) -> str:
+        if self.revoked_at:
+            return self.Status.REVOKED
+        if self.expires_at <= timezone.now():
+            return self.Status.EXPIRED
+        if self.rotated_at:
+            return self.Status.ROTATING
+        return self.Status.ACTIVE
+
+
+class WorkloadIdentity(models.Model):
+    """An external issuer + audience + subject rule mapped to one caller in one project
+    environment. A matching OIDC token is exchanged for a short-lived credential."""
+
+    class Match(models.TextChoices):
+        EXACT = "exact", "Exact match"
+        GLOB = "glob", "Glob (* matches any run of characters)"
+
+    org = models.ForeignKey(Organization, on_delete=models.PROTECT)
+    project = models.ForeignKey(Project, on_delete=models.PROTECT,
+                                related_name="workload_identities")
+    environment = models.ForeignKey(Environment, on_delete=models.PROTECT, related_name="+")
+    caller = models.ForeignKey(Caller, on_delete=models.PROTECT, related_name="+")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=100)
+    issuer = models.URLField(max_length=300, help_text="The token's 'iss', e.g. "
+                             "https://token.actions.githubusercontent.com")
+    jwks_url = models.URLField(max_length=300, blank=True, help_text="Leave empty to find it "
+                               "through the issuer's OIDC discovery document.")
+    audience = models.CharField(max_length=300, help_text="The 'aud' the token must carry.")
+    claim = models.CharField(max_length=64, default="sub",
+                             help_text="The claim the rule matches, usually 'sub'.")
+    match = models.CharField(max_length=8, choices=Match.choices, default=Match.EXACT)
+    pattern = models.CharField(max_length=300, help_text="e.g. "
+                               "repo:acme/app:ref:refs/heads/main")
+    token_lifetime_seconds = models.PositiveIntegerField(default=900)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = OrgScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [models.Index(fields=["issuer"])]
+
+    def __str__(self):
+        return self.name
+
+
+class WorkloadToken(models.Model):
+    """A short-lived credential minted by a token exchange. (issuer, jti) is unique: the
+    database refuses a replayed subject token in every process at once."""
+
+    org = models.ForeignKey(Organization, on_delete=models.PROTECT)
+    identity = models.ForeignKey(WorkloadIdentity, null=True, on_delete=models.SET_NULL,
+                                 related_name="tokens")
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="+")
+    environment = models.ForeignKey(Environment, on_delete=models.PROTECT, related_name="+")
+    caller = models.ForeignKey(Caller, on_delete=models.PROTECT, related_name="+")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    secret_hash = models.CharField(max_length=64, unique=True)
+    issuer = models.CharField(max_length=300)
+    jti = models.CharField(max_length=255)
+    subject = models.CharField(max_length=300)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OrgScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["issuer", "jti"],
+                                               name="workload_token_issuer_jti")]
+
+    def __str__(self):
+        return f"{self.subject} ({self.issuer})"

@@ -1,0 +1,43 @@
+"""Celery tasks of the projects app. Beat's schedule is settings.CELERY_BEAT_SCHEDULE."""
+
+import logging
+
+from celery import shared_task
+from django.db import OperationalError
+
+from orgs.models import Organization
+from projects.keys import key_expire_due
+
+logger = logging.getLogger(__name__)
+
+RETRY = {
+    "acks_late": True,
+    "autoretry_for": (OperationalError,),
+    "retry_backoff": True,
+    "retry_backoff_max": 300,
+    "max_retries": 3,
+}
+
+
+@shared_task(name="projects.report_expired_keys", ignore_result=True, **RETRY)
+def report_expired_keys_task() -> int:
+    """Beat fan-out (every 5 minutes): one report_expired_keys_for_org per org. An expired
+    key already fails resolution on its own; this only audits and announces it."""
+    # Beat fan-out: the one place that walks every organization.
+    org_ids = list(Organization.objects.order_by("pk").values_list("pk", flat=True))
+    for org_id in org_ids:
+        report_expired_keys_for_org_task.delay(org_id)
+    return len(org_ids)
+
+
+@shared_task(name="projects.report_expired_keys_for_org", **RETRY)
+def report_expired_keys_for_org_task(org_id: int) -> int:
+    """Audit key.expired and emit it for one org's newly expired keys (key_expire_due).
+    Safe to run twice: each key is claimed with a conditional update."""
+    org = Organization.objects.filter(pk=org_id).first()
+    if org is None:
+        return 0
+    count = key_expire_due(org=org)
+    if count:
+        logger.info("Reported %d expired key(s) in org %s", count, org.slug)
+    return count

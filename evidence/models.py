@@ -1,1 +1,186 @@
-# Catalog snapshots, evidence items and usage records arrive with issues #5 and #7.
+"""Catalog facts: dated snapshots of a model catalog, their entries, and import jobs.
+
+Snapshots belong to one org (not shared across orgs): a catalog is evidence an org
+collected at a time, from a source it chose, and the policy rows that cite it are the
+org's own; sharing would leak which catalogs and prices an org tracks. The same file
+imported by two orgs is stored twice, which costs little (about 4,500 rows).
+
+Snapshots and their entries are immutable once imported: save() on an existing row and
+queryset update()/delete() raise, so a diff or an evidence item that cites a snapshot
+always sees what was imported.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from evidence.families import Family
+from evidence.importers import Format
+from evidence.importers.common import Availability, PriceUnit
+from orgs.scoping import OrgScopedQuerySet
+
+
+class ImmutableError(Exception):
+    """Raised when code tries to change or delete an imported snapshot or entry."""
+
+
+class ImmutableQuerySet(OrgScopedQuerySet):
+    def update(self, **kwargs):
+        raise ImmutableError("Catalog snapshots are immutable once imported")
+
+    def delete(self):
+        raise ImmutableError("Catalog snapshots are immutable once imported")
+
+    _raw_delete = delete
+
+
+class Immutable(models.Model):
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ImmutableError("Catalog snapshots are immutable once imported")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableError("Catalog snapshots are immutable once imported")
+
+
+class CatalogSnapshot(Immutable):
+    org = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT,
+                            related_name="catalog_snapshots")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    source_name = models.CharField(max_length=100,
+                                   help_text="Diffs compare snapshots of the same source.")
+    format = models.CharField(max_length=16, choices=Format.CHOICES)
+    source_ref = models.CharField(max_length=500, help_text="URL or file name.")
+    sha256 = models.CharField(max_length=64)
+    snapshot_date = models.DateField(help_text="The catalog's own date; availability is "
+                                     "judged against it.")
+    imported_at = models.DateTimeField(default=timezone.now)
+    # No database constraint: the snapshot outlives users, and the label keeps who it was.
+    imported_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                    on_delete=models.DO_NOTHING, db_constraint=False,
+                                    related_name="+")
+    imported_by_label = models.CharField(max_length=254, blank=True)
+    entry_count = models.PositiveIntegerField(default=0)
+    skipped = models.JSONField(default=dict, blank=True, help_text="{reason: count}")
+    counts = models.JSONField(default=dict, blank=True,
+                              help_text="{'family': {...}, 'platform': {...}}")
+
+    objects = ImmutableQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-snapshot_date", "-imported_at"]
+        constraints = [models.UniqueConstraint(fields=["org", "sha256"],
+                                               name="catalog_snapshot_org_sha256")]
+        indexes = [models.Index(fields=["org", "source_name", "snapshot_date"])]
+
+    def __str__(self):
+        return f"{self.source_name} {self.snapshot_date:%Y-%m-%d}"
+
+    @property
+    def skipped_count(self) -> int:
+        return sum(self.skipped.values())
+
+
+class CatalogEntry(Immutable):
+    org = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="+")
+    snapshot = models.ForeignKey(CatalogSnapshot, on_delete=models.PROTECT,
+                                 related_name="entries")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    key = models.CharField(max_length=300, help_text="The source's own id; diffs join on it.")
+    platform = models.CharField(max_length=64, help_text="The serving platform or API.")
+    vendor = models.CharField(max_length=64, blank=True, help_text="The model's creator.")
+    model_id = models.CharField(max_length=300)
+    region = models.CharField(max_length=64, blank=True, help_text="Region or offer.")
+    family = models.CharField(max_length=32, choices=Family.choices,
+                              help_text="The main endpoint family.")
+    # Every family, as "|chat_completions|responses|": a portable contains-filter.
+    families = models.CharField(max_length=300)
+    mode = models.CharField(max_length=32, blank=True, help_text="The source's own label.")
+    input_price = models.DecimalField(max_digits=24, decimal_places=12, null=True, blank=True,
+                                      help_text="USD per 1M input tokens.")
+    output_price = models.DecimalField(max_digits=24, decimal_places=12, null=True,
+                                       blank=True, help_text="USD per 1M output tokens.")
+    unit_price = models.DecimalField(max_digits=24, decimal_places=12, null=True, blank=True,
+                                     help_text="USD per price unit.")
+    price_unit = models.CharField(max_length=16, choices=PriceUnit.CHOICES, blank=True)
+    context_window = models.PositiveIntegerField(null=True, blank=True)
+    max_output_tokens = models.PositiveIntegerField(null=True, blank=True)
+    deprecation_date = models.DateField(null=True, blank=True)
+    availability = models.CharField(max_length=24, choices=Availability.CHOICES)
+    extra = models.JSONField(default=dict, blank=True)
+
+    objects = ImmutableQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["platform", "model_id", "region"]
+        constraints = [models.UniqueConstraint(fields=["snapshot", "key"],
+                                               name="catalog_entry_snapshot_key")]
+        indexes = [
+            models.Index(fields=["org", "snapshot", "platform", "model_id"]),
+            models.Index(fields=["org", "snapshot", "family"]),
+            models.Index(fields=["org", "platform", "model_id"]),
+        ]
+
+    def __str__(self):
+        return self.key
+
+    @property
+    def family_list(self) -> list[str]:
+        return [f for f in self.families.split("|") if f]
+
+
+class ImportJob(models.Model):
+    """One requested import (browser upload, URL or API), run by a Celery task."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Imported"
+        FAILED = "failed", "Failed"
+
+    org = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="+")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    format = models.CharField(max_length=16, choices=Format.CHOICES)
+    source_name = models.CharField(max_length=100)
+    source_ref = models.CharField(max_length=500, help_text="URL or file name.")
+    url = models.URLField(max_length=500, blank=True)
+    # The uploaded bytes until the task has run; the database is the one store that the
+    # web process and every worker machine share. Cleared when the job finishes.
+    payload = models.BinaryField(null=True, blank=True, editable=False)
+    snapshot_date = models.DateField(null=True, blank=True)
+    created_by = models.ForeignKey("orgs.Membership", null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    phase = models.CharField(max_length=64, blank=True)
+    progress = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    report = models.JSONField(default=dict, blank=True)
+    snapshot = models.ForeignKey(CatalogSnapshot, null=True, blank=True,
+                                 on_delete=models.PROTECT, related_name="+")
+
+    objects = OrgScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.source_ref} ({self.status})"
+
+    @property
+    def is_done(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.SUCCEEDED:
+            return 100
+        return int(100 * self.progress / self.total) if self.total else 0

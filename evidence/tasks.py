@@ -1,0 +1,30 @@
+"""Celery tasks of the evidence app: the catalog import behind the browser and the API.
+
+A task takes ids (always with org_id), reloads through for_org, and calls one service.
+It is safe to run twice: import_job_run claims the job with a conditional update.
+"""
+
+from celery import shared_task
+from django.db import OperationalError
+
+from evidence.catalog import import_job_run
+from orgs.models import Organization
+
+RETRY = {
+    "acks_late": True,
+    "autoretry_for": (OperationalError,),
+    "retry_backoff": True,
+    "retry_backoff_max": 300,
+    "max_retries": 3,
+}
+
+
+@shared_task(name="evidence.run_catalog_import", **RETRY)
+def run_catalog_import_task(org_id: int, job_id: int) -> str | None:
+    """Run import job job_id of org org_id (import_job_run). Returns the job's status,
+    or None when the org or the job is gone or another delivery already claimed it."""
+    org = Organization.objects.filter(pk=org_id).first()
+    if org is None:
+        return None
+    job = import_job_run(org=org, job_id=job_id)
+    return job.status if job is not None else None

@@ -5,14 +5,17 @@ the row is an outbox that the jobs issue (#8) delivers to email and signed webho
 audit log answers "who changed what"; events answer "who must be told".
 """
 
+import logging
 import re
 import uuid
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, models
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from orgs.scoping import OrgScopedQuerySet
+
+logger = logging.getLogger(__name__)
 
 KIND = re.compile(r"^[a-z][a-z_]*(\.[a-z][a-z_]*)+$")
 # Topics subscribers can pick from (webhooks and notification settings, issue #8).
@@ -61,7 +64,21 @@ def event_emit(*, org, kind: str, subject=None, payload: dict | None = None,
     subject_type = subject._meta.model_name if subject is not None else ""
     subject_id = str(getattr(subject, "public_id", None) or getattr(subject, "pk", "")) \
         if subject is not None else ""
-    return NotificationEvent.objects.create(
+    event = NotificationEvent.objects.create(
         org=org, kind=kind, severity=severity, subject_type=subject_type,
         subject_id=subject_id, payload=payload or {},
     )
+    transaction.on_commit(lambda: _dispatch_soon(org.pk))
+    return event
+
+
+def _dispatch_soon(org_id: int):
+    """Ask a worker to fan the new event out now (webhooks, notifications). If the broker
+    is down the change has still happened; the once-a-minute sweep dispatches it later."""
+    from orgs.tasks import events_fan_out_task
+
+    try:
+        events_fan_out_task.delay(org_id)
+    except Exception:  # the broker being down must not fail a committed request
+        logger.warning("Could not queue the event fan-out for org %s; the sweep will", org_id,
+                       exc_info=True)

@@ -10,8 +10,15 @@ import logging
 from celery import shared_task
 from django.db import OperationalError
 
+from orgs.dispatch import event_fan_out
+from orgs.events import NotificationEvent
+from orgs.jobs import recorded
 from orgs.models import Organization
+from orgs.notifications.tasks import notification_email_task
 from orgs.services import invitation_expire_stale
+from orgs.webhooks.models import WebhookDelivery
+from orgs.webhooks.services import due_deliveries
+from orgs.webhooks.tasks import webhook_deliver_task
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +36,7 @@ RETRY = {
 
 
 @shared_task(name="orgs.expire_stale_credentials", ignore_result=True, **RETRY)
+@recorded("orgs.expire_stale_credentials")
 def expire_stale_credentials_task() -> int:
     """Beat fan-out (every 5 minutes): one expire_stale_credentials_for_org per org.
 
@@ -56,3 +64,37 @@ def expire_stale_credentials_for_org_task(org_id: int) -> int:
     if count:
         logger.info("Revoked %d stale invitation(s) in org %s", count, org.slug)
     return count
+
+
+@shared_task(name="orgs.events_fan_out", ignore_result=True, **RETRY)
+def events_fan_out_task(org_id: int) -> int:
+    """Turn org's new notification events into webhook deliveries and notifications
+    (orgs/dispatch.py), then queue the first delivery attempts and emails."""
+    org = Organization.objects.filter(pk=org_id).first()
+    if org is None:
+        return 0
+    result = event_fan_out(org=org)
+    for delivery_id in result.deliveries:
+        webhook_deliver_task.delay(org_id, delivery_id)
+    for notification_id in result.emails:
+        notification_email_task.delay(org_id, notification_id)
+    return len(result.deliveries) + len(result.emails)
+
+
+@shared_task(name="orgs.events_sweep", ignore_result=True, **RETRY)
+@recorded("orgs.events_sweep")
+def events_sweep_task() -> int:
+    """Beat (every minute): dispatch events a lost message left behind, and retry webhook
+    deliveries whose backoff has passed or whose worker died (expired lease)."""
+    # Beat fan-out: the one place that walks every organization.
+    org_ids = set(NotificationEvent.objects.all_orgs().filter(dispatched_at__isnull=True)
+                  .values_list("org_id", flat=True).distinct())
+    org_ids |= set(WebhookDelivery.objects.all_orgs().filter(
+        status=WebhookDelivery.Status.PENDING).values_list("org_id", flat=True).distinct())
+    queued = 0
+    for org in Organization.objects.filter(pk__in=org_ids):
+        events_fan_out_task.delay(org.pk)
+        for delivery_id in due_deliveries(org=org):
+            webhook_deliver_task.delay(org.pk, delivery_id)
+            queued += 1
+    return queued

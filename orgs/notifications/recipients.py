@@ -1,0 +1,36 @@
+"""Who hears about what: org roles per event category, plus the people an event names.
+
+A service that knows the owners of its subject (a key's project admins, a row's owners)
+puts their user ids in the event payload under "audience".
+"""
+
+from orgs.roles import Role
+
+# Category -> org roles that are told by default.
+ROLE_AUDIENCE = {
+    "member": {Role.OWNER, Role.ADMIN},
+    "security": {Role.OWNER, Role.ADMIN, Role.SECURITY},
+    "key": {Role.SECURITY},
+    "usage": {Role.FINANCE},
+    "billing": {Role.OWNER, Role.FINANCE},
+    "approval": {Role.SECURITY, Role.FINANCE},
+    "catalog": {Role.ADMIN},
+    "webhook": {Role.OWNER, Role.ADMIN},
+}
+# Categories that email by default (the rest are in-app only until a person opts in).
+EMAIL_BY_DEFAULT = {"security", "key", "billing", "webhook"}
+CATEGORY_LABELS = {
+    "member": "Members and roles",
+    "security": "Security policy and sign-ins",
+    "key": "Team API keys",
+    "usage": "Usage and quota thresholds",
+    "billing": "Billing and budgets",
+    "approval": "Approvals, sign-offs and renewals",
+    "catalog": "Model catalog changes",
+    "webhook": "Webhook endpoints",
+}
+
+
+def default_preference(category: str, severity: str) -> tuple[bool, bool]:
+    """(in_app, email) when a person has not chosen: critical events always email."""
+    return True, category in EMAIL_BY_DEFAULT or severity == "critical"

@@ -1,0 +1,1 @@
+"""Signed webhooks: endpoints per org, deliveries of notification events, attempts log."""

@@ -1,0 +1,320 @@
+"""SSO end to end in Chromium against real identity providers on 127.0.0.1 (started by
+tests/sso_components.py): an admin configures OpenID Connect and SAML in the browser;
+people sign in through "Continue with SSO" and land in the org with the right role; the
+security policy (SSO required, idle timeout, MFA required) is enforced; and broken setups
+fail with a clear page, no user, no membership and an audit event.
+
+All in one xdist group: the IdPs know this worker's live server URL.
+"""
+
+import base64
+import hashlib
+import hmac
+import re
+import struct
+import time
+
+import pytest
+from django.contrib.sessions.models import Session
+from playwright.sync_api import Page, expect
+
+from orgs.audit import AuditEvent
+from orgs.models import Membership, User
+from orgs.roles import Role
+from orgs.services import security_policy_update
+from orgs.session_policy import KEY
+from orgs.sso import services as sso
+from orgs.sso.models import SSOConnection
+from tests.factories import PASSWORD, MembershipFactory
+from tests.sso_components import (
+    OIDC_CLIENT_ID,
+    OIDC_CLIENT_SECRET,
+    SAML_PASSWORD,
+    UNVERIFIED_EMAIL,
+    free_port,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True),
+              pytest.mark.xdist_group("sso")]
+
+EMAIL = re.compile(r"^Email:?$")
+PASSWORD_FIELD = re.compile(r"^Password:?$")
+
+
+@pytest.fixture(autouse=True)
+def _short_timeouts(page: Page):
+    page.set_default_timeout(10_000)
+    expect.set_options(timeout=10_000)
+
+
+def sign_in(page, live_server, email, password=PASSWORD):
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label(EMAIL).fill(email)
+    page.get_by_label(PASSWORD_FIELD).fill(password)
+    page.get_by_role("button", name="Sign In").click()
+
+
+def continue_with_sso(page, live_server, email):
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_role("link", name="Continue with SSO").click()
+    page.get_by_label("Work email").fill(email)
+    page.get_by_role("button", name="Continue").click()
+
+
+def oidc_idp_login(page, oidc_idp, email):
+    # oidc-provider's development login page: any password is accepted.
+    expect(page).to_have_url(re.compile(rf"^{re.escape(oidc_idp.url)}/interaction/"))
+    page.locator("input[name=login]").fill(email)
+    page.locator("input[name=password]").fill("any")
+    page.locator("button[type=submit]").click()
+
+
+def saml_idp_login(page, saml_idp, email, mode="normal"):
+    expect(page).to_have_url(re.compile(rf"^{re.escape(saml_idp.url)}/sso"))
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(SAML_PASSWORD)
+    page.get_by_label("Mode").select_option(mode)
+    page.get_by_role("button", name="Sign in to IdP").click()
+
+
+def oidc_connection(org, actor, oidc_idp, provider_id="acme-oidc", **fields):
+    return sso.sso_connection_create(
+        org=org, actor=actor, kind="oidc", name="Acme IdP", provider_id=provider_id,
+        issuer_url=oidc_idp.url, client_id=OIDC_CLIENT_ID,
+        client_secret=fields.pop("client_secret", OIDC_CLIENT_SECRET),
+        group_attribute="groups", group_roles={"secops": Role.SECURITY}, **fields)
+
+
+def verified(org, actor, domain):
+    return sso.domain_confirm(org=org, actor=actor,
+                              domain=sso.domain_add(org=org, actor=actor, domain=domain))
+
+
+def totp(secret: str, at: float | None = None) -> str:
+    """RFC 6238 (SHA-1, 30 s, 6 digits), as authenticator apps compute it."""
+    key = base64.b32decode(secret.upper() + "=" * (-len(secret) % 8))
+    counter = struct.pack(">Q", int((at or time.time()) // 30))
+    digest = hmac.new(key, counter, hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    code = struct.unpack(">I", digest[offset:offset + 4])[0] & 0x7FFFFFFF
+    return f"{code % 1_000_000:06d}"
+
+
+def test_admin_configures_oidc_and_people_sign_in_with_their_roles(
+        page: Page, live_server, oidc_idp, owner):
+    sign_in(page, live_server, owner.user.email)
+    page.goto(f"{live_server.url}/o/acme/settings/")
+    page.get_by_role("link", name="Single sign-on").click()
+    page.get_by_role("textbox", name="Domain").fill("acme.test")
+    page.get_by_role("button", name="Add domain").click()
+    page.get_by_role("button", name="Confirm acme.test as owner").click()
+    expect(page.get_by_text("acme.test is verified.")).to_be_visible()
+
+    page.get_by_role("link", name="Add OpenID Connect").click()
+    page.get_by_label("Name", exact=True).fill("Acme IdP")
+    page.get_by_label("Connection id").fill("acme-oidc")
+    page.get_by_label("Default role").select_option("member")
+    page.get_by_label("Group claim or attribute").fill("groups")
+    page.get_by_label("Group → role mapping").fill("secops = security")
+    page.get_by_label("Issuer URL").fill(oidc_idp.url)
+    page.get_by_label("Client id").fill(OIDC_CLIENT_ID)
+    page.get_by_label("Client secret").fill(OIDC_CLIENT_SECRET)
+    page.get_by_role("button", name="Save connection").click()
+    expect(page.get_by_text("Connection “Acme IdP” saved.")).to_be_visible()
+    redirect = f"{live_server.url}/accounts/oidc/acme-oidc/login/callback/"
+    expect(page.locator("[data-url=redirect]")).to_have_text(redirect)
+    conn = SSOConnection.objects.get(provider_id="acme-oidc")
+    assert OIDC_CLIENT_SECRET not in conn.client_secret_encrypted
+    page.context.clear_cookies()
+
+    # A new person: email → their IdP → the org dashboard with the default role.
+    continue_with_sso(page, live_server, "alice@acme.test")
+    oidc_idp_login(page, oidc_idp, "alice@acme.test")
+    expect(page).to_have_url(f"{live_server.url}/o/acme/")
+    expect(page.get_by_text("You are Member here")).to_be_visible()
+    alice = Membership.objects.get(org__slug="acme", user__email="alice@acme.test")
+    assert alice.role == Role.MEMBER
+    page.context.clear_cookies()
+
+    # The groups claim maps secops to the security reviewer role.
+    continue_with_sso(page, live_server, "sam@acme.test")
+    oidc_idp_login(page, oidc_idp, "sam@acme.test")
+    expect(page).to_have_url(f"{live_server.url}/o/acme/")
+    expect(page.get_by_text("You are Security reviewer here")).to_be_visible()
+    actions = set(AuditEvent.objects.filter(org=owner.org).values_list("action", flat=True))
+    assert {"sso.connection_created", "domain.verified", "member.added", "sso.linked",
+            "login.succeeded"} <= actions
+
+
+def test_admin_configures_saml_and_a_person_signs_in(page: Page, live_server, saml_idp, owner):
+    verified(owner.org, owner, "acme.test")
+    sign_in(page, live_server, owner.user.email)
+    page.goto(f"{live_server.url}/o/acme/settings/sso/")
+    page.get_by_role("link", name="Add SAML 2.0").click()
+    page.get_by_label("Name", exact=True).fill("Acme SAML")
+    page.get_by_label("Connection id").fill("acme-saml")
+    page.get_by_label("Group claim or attribute").fill("groups")
+    page.get_by_label("Group → role mapping").fill("secops = security")
+    page.get_by_label("IdP metadata URL").fill(f"{saml_idp.url}/metadata")
+    page.get_by_role("button", name="Save connection").click()
+    expect(page.get_by_text("Connection “Acme SAML” saved.")).to_be_visible()
+    acs = f"{live_server.url}/accounts/saml/acme-saml/acs/"
+    expect(page.locator("[data-url=acs]")).to_have_text(acs)
+    # The SP metadata of the org is downloadable.
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download SP metadata").click()
+    assert acs in download.value.path().read_text()
+    page.context.clear_cookies()
+
+    continue_with_sso(page, live_server, "carol@acme.test")
+    saml_idp_login(page, saml_idp, "carol@acme.test")
+    expect(page).to_have_url(f"{live_server.url}/o/acme/")
+    expect(page.get_by_text("You are Security reviewer here")).to_be_visible()
+    assert Membership.objects.get(user__email="carol@acme.test").role == Role.SECURITY
+
+
+def test_org_a_idp_never_signs_in_org_b_people(page: Page, live_server, oidc_idp, owner,
+                                               outsider):
+    verified(owner.org, owner, "acme.test")
+    verified(outsider.org, outsider, "globex.test")
+    oidc_connection(owner.org, owner, oidc_idp)
+    bob = MembershipFactory(org=outsider.org, user__email="bob@globex.test").user
+
+    # Acme's direct link, but the IdP answers for an address of Globex's domain.
+    page.goto(f"{live_server.url}/sso/acme/")
+    page.get_by_role("button", name="Continue with Acme IdP").click()
+    oidc_idp_login(page, oidc_idp, "bob@globex.test")
+    expect(page.get_by_role("alert")).to_contain_text("not in a verified domain of Acme")
+    assert not Membership.objects.filter(org=owner.org, user=bob).exists()
+    assert not bob.socialaccount_set.exists()
+    assert AuditEvent.objects.filter(org=owner.org, action="sso.login_refused").exists()
+    page.goto(f"{live_server.url}/o/acme/")
+    expect(page).to_have_url(re.compile(r"/accounts/login/"))
+
+
+def test_sso_required_refuses_password_sign_in(page: Page, live_server, owner):
+    verified(owner.org, owner, "acme.test")
+    security_policy_update(org=owner.org, actor=owner, sso_required=True)
+    member = MembershipFactory(org=owner.org, user__email="dave@acme.test")
+
+    sign_in(page, live_server, member.user.email)
+    expect(page).to_have_url(re.compile(r"/sso/\?email="))
+    expect(page.get_by_text("Acme requires single sign-on for acme.test")).to_be_visible()
+    page.goto(f"{live_server.url}/o/acme/")
+    expect(page).to_have_url(re.compile(r"/accounts/login/"))
+    assert AuditEvent.objects.filter(org=owner.org, action="login.refused").exists()
+
+
+def test_idle_timeout_signs_the_person_out(page: Page, live_server, owner):
+    security_policy_update(org=owner.org, actor=owner, idle_timeout_minutes=5)
+    sign_in(page, live_server, owner.user.email)
+    expect(page).to_have_url(f"{live_server.url}/o/acme/")
+
+    # Six minutes without a request, without waiting: move last-seen back in the session.
+    [cookie] = [c for c in page.context.cookies() if c["name"] == "sessionid"]
+    session = Session.objects.get(session_key=cookie["value"])
+    data = session.get_decoded()
+    data[KEY] = {**data[KEY], "seen": int(time.time()) - 6 * 60}
+    Session.objects.save(session.session_key, data, session.expire_date)
+
+    page.goto(f"{live_server.url}/o/acme/members/")
+    expect(page).to_have_url(re.compile(r"/accounts/login/\?next=%2Fo%2Facme%2Fmembers%2F$"))
+    expect(page.get_by_text("You were signed out after 5 minutes without activity.")) \
+        .to_be_visible()
+
+
+def test_mfa_required_prompts_totp_setup_before_anything_else(page: Page, live_server, owner):
+    security_policy_update(org=owner.org, actor=owner, mfa_required=True)
+    member = MembershipFactory(org=owner.org, user__email="erin@acme.test")
+    sign_in(page, live_server, member.user.email)
+    # Straight to the TOTP setup (allauth first confirms the password, as for any change
+    # of sign-in methods), and nothing else opens until it is done.
+    expect(page).to_have_url(re.compile(r"/accounts/reauthenticate/\?next=.*totp"))
+    page.goto(f"{live_server.url}/o/acme/projects/")
+    expect(page).to_have_url(re.compile(r"/accounts/reauthenticate/\?next=.*totp"))
+    page.get_by_label(PASSWORD_FIELD).fill(PASSWORD)
+    page.get_by_role("button", name="Confirm").click()
+    expect(page).to_have_url(re.compile(r"/accounts/2fa/totp/activate/$"))
+
+    secret = page.locator("#authenticator_secret").input_value()
+    page.get_by_label(re.compile("Authenticator code")).fill(totp(secret))
+    page.get_by_role("button", name="Activate").click()
+    expect(page).not_to_have_url(re.compile(r"/totp/activate/"))
+    page.goto(f"{live_server.url}/o/acme/")
+    expect(page.get_by_text("You are Member here")).to_be_visible()
+    assert AuditEvent.objects.filter(org=owner.org, action="mfa.activated").exists()
+
+
+# --- Broken setups: a clear page, no user, no membership, an audit event ----------------
+
+
+def _nothing_created(email, org):
+    assert not User.objects.filter(email=email).exists()
+    assert not Membership.objects.filter(org=org, user__email=email).exists()
+
+
+def test_wrong_client_secret(page: Page, live_server, oidc_idp, owner):
+    verified(owner.org, owner, "acme.test")
+    oidc_connection(owner.org, owner, oidc_idp, provider_id="acme-wrong-secret",
+                    client_secret="not-the-secret")
+    continue_with_sso(page, live_server, "alice@acme.test")
+    oidc_idp_login(page, oidc_idp, "alice@acme.test")
+    expect(page.get_by_role("alert")).to_contain_text("refused our credentials")
+    _nothing_created("alice@acme.test", owner.org)
+    assert AuditEvent.objects.filter(org=owner.org, action="sso.login_failed").exists()
+
+
+def test_idp_that_is_down(page: Page, live_server, owner):
+    verified(owner.org, owner, "acme.test")
+    SSOConnection.objects.create(  # configured while it was up; now nothing listens there
+        org=owner.org, kind="oidc", name="Acme IdP", provider_id="acme-oidc-2",
+        issuer_url=f"http://127.0.0.1:{free_port()}", client_id="x")
+    continue_with_sso(page, live_server, "alice@acme.test")
+    expect(page.get_by_role("alert")).to_contain_text("Acme IdP could not be reached")
+    _nothing_created("alice@acme.test", owner.org)
+    assert AuditEvent.objects.filter(org=owner.org, action="sso.login_failed").exists()
+
+
+@pytest.mark.parametrize(("mode", "reason"), [
+    ("bad-signature", "Signature validation failed"),
+    ("wrong-audience", "is not a valid audience"),
+])
+def test_saml_response_with_bad_signature_or_for_another_audience(
+        page: Page, live_server, saml_idp, owner, mode, reason):
+    verified(owner.org, owner, "acme.test")
+    sso.sso_connection_create(org=owner.org, actor=owner, kind="saml", name="Acme SAML",
+                              provider_id="acme-saml", idp_metadata_url=f"{saml_idp.url}/metadata")
+    continue_with_sso(page, live_server, "dave@acme.test")
+    saml_idp_login(page, saml_idp, "dave@acme.test", mode=mode)
+    expect(page.get_by_role("alert")).to_contain_text("SAML response that was rejected")
+    expect(page.get_by_role("alert")).to_contain_text(reason)
+    _nothing_created("dave@acme.test", owner.org)
+    assert AuditEvent.objects.filter(org=owner.org, action="sso.login_failed").exists()
+
+
+def test_new_person_without_idp_verified_email_confirms_it_by_email_first(
+        page: Page, live_server, oidc_idp, owner, mailoutbox):
+    verified(owner.org, owner, "acme.test")
+    oidc_connection(owner.org, owner, oidc_idp)
+    continue_with_sso(page, live_server, UNVERIFIED_EMAIL)
+    oidc_idp_login(page, oidc_idp, UNVERIFIED_EMAIL)
+    expect(page).to_have_url(re.compile(r"/accounts/confirm-email/$"))
+    assert mailoutbox[-1].to == [UNVERIFIED_EMAIL]
+    page.goto(f"{live_server.url}/o/acme/")
+    expect(page).to_have_url(re.compile(r"/accounts/login/"))
+
+
+def test_existing_password_member_joins_through_sso_in_an_sso_required_org(
+        page: Page, live_server, oidc_idp, owner):
+    verified(owner.org, owner, "acme.test")
+    oidc_connection(owner.org, owner, oidc_idp)
+    security_policy_update(org=owner.org, actor=owner, sso_required=True)
+    dave = MembershipFactory(org=owner.org, user__email="dave@acme.test", role=Role.MEMBER)
+
+    continue_with_sso(page, live_server, "dave@acme.test")
+    oidc_idp_login(page, oidc_idp, "dave@acme.test")  # the IdP says email_verified
+    expect(page).to_have_url(f"{live_server.url}/o/acme/")
+    page.goto(f"{live_server.url}/o/acme/members/")
+    expect(page).to_have_url(f"{live_server.url}/o/acme/members/")
+    assert dave.user.socialaccount_set.get().provider == "acme-oidc"
+    assert User.objects.filter(email="dave@acme.test").count() == 1

@@ -94,3 +94,25 @@ def email_config(url: str) -> dict:
             EMAIL_USE_TLS=query.get("tls", ["0"])[0].lower() in _TRUE,
         )
     return config
+
+
+def cache_config(url: str, key_prefix: str = "") -> dict:
+    """Turn CACHE_URL into Django's CACHES.
+
+    `locmem://` (the default) is one process's memory: fine for a first run, but API key
+    revocations then reach other processes only when their local cache entry expires, so
+    production uses `redis://host:6379/N` (or `rediss://`), shared by every process.
+    """
+    parsed = urlparse(url)
+    if parsed.scheme == "locmem":
+        return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                            "LOCATION": parsed.netloc or "governance",
+                            "KEY_PREFIX": key_prefix}}
+    if parsed.scheme in ("redis", "rediss") and parsed.hostname:
+        return {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                            "LOCATION": url, "KEY_PREFIX": key_prefix,
+                            # Fail fast: a stalled cache must not stall every request.
+                            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2}}}
+    raise ImproperlyConfigured(
+        f"CACHE_URL must be locmem:// or redis://host:6379/N (or rediss://), not {url!r}"
+    )

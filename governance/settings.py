@@ -10,7 +10,15 @@ from urllib.parse import urlparse
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from governance.env import email_config, env_bool, env_int, env_list, env_str, env_url
+from governance.env import (
+    cache_config,
+    email_config,
+    env_bool,
+    env_int,
+    env_list,
+    env_str,
+    env_url,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -45,6 +53,8 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    "allauth.socialaccount.providers.saml",
     "allauth.mfa",
     "guardian",
     "django_celery_beat",
@@ -67,6 +77,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "orgs.session_policy.SessionPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
@@ -141,7 +152,23 @@ ACCOUNT_EMAIL_SUBJECT_PREFIX = "[governance] "
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "orgs:home"
 ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
-MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_PASSKEY_LOGIN_ENABLED = False
+# Failed sign-ins: at most 10 a minute per client address and 5 per account in 5 minutes
+# (allauth counts them in the cache, so production needs a shared CACHE_URL).
+ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/300s/key"}
+
+# SSO (issue #3): SocialApps come from each org's SSO connections (orgs/adapters.py), never
+# from settings or SocialApp rows. An SSO answer joins an existing account only when the
+# IdP marks the address verified (allauth matches verified addresses only), and the
+# adapter also refuses any address outside the connection's org's verified domains.
+SOCIALACCOUNT_ADAPTER = "orgs.adapters.SocialAccountAdapter"
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # per connection, in the built SocialApp
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_REQUESTS_TIMEOUT = 10
+SOCIALACCOUNT_ONLY = False
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -169,6 +196,27 @@ EMAIL_URL = env_str("EMAIL_URL", "console://")
 globals().update(email_config(EMAIL_URL))
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "governance <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# Key(s) for secrets stored encrypted (orgs/crypto.py); comma-separated, first encrypts.
+# Unset: derived from SECRET_KEY.
+FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY")
+
+# Webhooks to loopback/private/link-local addresses are refused (SSRF) unless this is on;
+# on by default only in DEBUG. Tests turn it on where they run a local receiver.
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", DEBUG)
+
+# CACHE_URL: locmem:// (one process) by default; redis://host:6379/N in production, where
+# every process must see a key revocation on its next request (projects/credentials.py).
+# CACHE_KEY_PREFIX keeps several deployments (or test runs) on one Redis apart.
+CACHES = cache_config(env_str("CACHE_URL", "locmem://"),
+                      key_prefix=env_str("CACHE_KEY_PREFIX", ""))
+
+# Team API keys are stored as HMAC-SHA256(KEY_PEPPER, secret). Unset: derived from
+# SECRET_KEY, so rotating SECRET_KEY then invalidates every team API key (docs/keys.md).
+KEY_PEPPER = env_str("KEY_PEPPER")
+# Workload identity issuers must be https; plain http to a loopback address (a local test
+# issuer) is allowed only with this on (default: DEBUG).
+WORKLOAD_ALLOW_LOCAL_ISSUERS = env_bool("WORKLOAD_ALLOW_LOCAL_ISSUERS", DEBUG)
 
 # Client address for the audit log: with NUM_PROXIES=N, the Nth address from the right of
 # X-Forwarded-For (the one our own proxy saw); with 0, REMOTE_ADDR.
@@ -249,12 +297,26 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # The beat schedule: one dict, a comment on each line (synced into django-celery-beat).
 CELERY_BEAT_SCHEDULE = {
+    # Every 5 minutes: audit and announce (key.expired) team API keys that just expired
+    # (projects/tasks.py). Expired keys already fail resolution; this only reports them.
+    "projects.report_expired_keys": {
+        "task": "projects.report_expired_keys",
+        "schedule": 300.0,
+        "options": {"expires": 290},
+    },
     # Every 5 minutes: revoke open invitations that expired over 30 days ago (orgs/tasks.py).
     # A run not picked up within 290 s is dropped, so runs do not pile up without a worker.
     "orgs.expire_stale_credentials": {
         "task": "orgs.expire_stale_credentials",
         "schedule": 300.0,
         "options": {"expires": 290},
+    },
+    # Every minute: dispatch notification events a lost message left behind, and retry
+    # webhook deliveries whose backoff has passed or whose worker died (orgs/tasks.py).
+    "orgs.events_sweep": {
+        "task": "orgs.events_sweep",
+        "schedule": 60.0,
+        "options": {"expires": 55},
     },
 }
 

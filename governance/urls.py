@@ -13,6 +13,13 @@ urlpatterns = [
     path("api/v1/redoc/", SpectacularRedocView.as_view(url_name="api_schema"), name="api_redoc"),
     path("api/v1/", include("orgs.api_urls")),
     path("api/v1/", include("projects.api_urls")),
+    path("api/v1/", include("orgs.webhooks.api_urls")),
+    # Before orgs.urls, whose "Not built yet" placeholder for keys/ it replaces.
+    path("o/<slug:org_slug>/", include("projects.urls")),
+    path("api/v1/", include("evidence.api_urls")),
+    # Before orgs.urls, whose "Not built yet" placeholder for catalog/ it replaces.
+    path("o/<slug:org_slug>/catalog/", include("evidence.urls")),
     path("", include("orgs.urls")),
-    path("o/<slug:org_slug>/projects/", include("projects.urls")),
+    path("o/<slug:org_slug>/settings/webhooks/", include("orgs.webhooks.urls")),
+    path("o/<slug:org_slug>/notifications/", include("orgs.notifications.urls")),
 ]

@@ -6,8 +6,10 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from orgs.audit import AuditEvent
 from orgs.events import NotificationEvent
+from orgs.jobs import JobRun
 from orgs.models import Invitation, Membership, Organization, PersonalToken, User
 from orgs.policy import SecurityPolicy
+from orgs.sso.models import SSOConnection, VerifiedDomain
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -86,3 +88,28 @@ class NotificationEventAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "org", "kind", "severity", "subject_type", "dispatched_at"]
     list_filter = ["kind", "severity"]
     list_select_related = ["org"]
+
+
+@admin.register(JobRun)
+class JobRunAdmin(ReadOnlyAdmin):
+    """Last run, outcome and counts of every periodic job."""
+
+    list_display = ["task", "started_at", "duration_ms", "outcome", "trigger", "result", "error"]
+    list_filter = ["task", "outcome", "trigger"]
+    date_hierarchy = "started_at"
+
+
+@admin.register(SSOConnection)
+class SSOConnectionAdmin(ReadOnlyAdmin):
+    list_display = ["name", "org", "kind", "provider_id", "enabled", "default_role",
+                    "updated_at"]
+    list_filter = ["kind", "enabled"]
+    list_select_related = ["org"]
+    exclude = ["client_secret_encrypted"]
+
+
+@admin.register(VerifiedDomain)
+class VerifiedDomainAdmin(ReadOnlyAdmin):
+    list_display = ["domain", "org", "verified_at", "method"]
+    list_select_related = ["org"]
+    exclude = ["txt_token"]

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from orgs import api
+from orgs.sso import api as sso_api
 
 urlpatterns = [
     path("orgs/", api.MyOrgList.as_view(), name="api_org_list"),
@@ -16,4 +17,15 @@ urlpatterns = [
     path("o/<slug:org_slug>/invitations/<uuid:public_id>/", api.InvitationDetail.as_view(),
          name="api_invitation_detail"),
     path("o/<slug:org_slug>/audit/", api.AuditList.as_view(), name="api_audit_list"),
+    path("o/<slug:org_slug>/sso/connections/", sso_api.ConnectionList.as_view(),
+         name="api_sso_connection_list"),
+    path("o/<slug:org_slug>/sso/connections/<uuid:public_id>/", sso_api.ConnectionDetail.as_view(),
+         name="api_sso_connection_detail"),
+    path("o/<slug:org_slug>/domains/", sso_api.DomainList.as_view(), name="api_domain_list"),
+    path("o/<slug:org_slug>/domains/<uuid:public_id>/", sso_api.DomainDetail.as_view(),
+         name="api_domain_detail"),
+    path("o/<slug:org_slug>/domains/<uuid:public_id>/verify/", sso_api.DomainVerify.as_view(),
+         name="api_domain_verify"),
+    path("o/<slug:org_slug>/security-policy/", sso_api.SecurityPolicyDetail.as_view(),
+         name="api_security_policy"),
 ]

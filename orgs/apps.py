@@ -7,3 +7,6 @@ class OrgsConfig(AppConfig):
 
     def ready(self):
         from orgs import schema  # noqa: F401  (registers the OpenAPI auth extension)
+        from orgs.receivers import connect
+
+        connect()  # audit events for sign-ins, sign-outs, failures and MFA changes

@@ -4,17 +4,25 @@ from functools import wraps
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from orgs.models import Membership
+from orgs.notifications.models import Notification
 
 
 def resolve_membership(user, org_slug: str) -> Membership:
     """The user's membership in the org with this slug. Not a member (or no such org): 404."""
     if not user.is_authenticated:
         raise Http404("No such organization")
+    unread = Notification.objects.filter(
+        org=OuterRef("org"), user=OuterRef("user"), read_at__isnull=True,
+    ).values("user").annotate(n=Count("pk")).values("n")
     membership = (
         Membership.objects.select_related("org", "user")
+        # The navbar's unread badge rides on this query instead of costing one per page.
+        .annotate(unread_notifications=Coalesce(Subquery(unread), 0))
         .filter(user=user, org__slug=org_slug).first()
     )
     if membership is None:

@@ -10,9 +10,13 @@ from django.utils import timezone
 
 from orgs.audit import AuditChainHead, AuditEvent  # noqa: F401  (models of this app)
 from orgs.events import NotificationEvent  # noqa: F401
+from orgs.jobs import JobRun  # noqa: F401
+from orgs.notifications.models import Notification, NotificationPreference  # noqa: F401
 from orgs.policy import SecurityPolicy  # noqa: F401
 from orgs.roles import Role
 from orgs.scoping import OrgScopedQuerySet
+from orgs.sso.models import SSOConnection, VerifiedDomain  # noqa: F401
+from orgs.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint  # noqa: F401
 
 SLUG_RULE = RegexValidator(
     r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$",

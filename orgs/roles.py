@@ -40,7 +40,8 @@ _READ = {"org:read", "members:read", "projects:read", "catalog:read", "approvals
 
 SCOPES: dict[str, frozenset[str]] = {
     Role.AUDITOR: frozenset(_READ | {"audit:read", "audit:export"}),
-    Role.MEMBER: frozenset(_READ | {"projects:create", "approvals:request"}),
+    # keys:hold: may be the person behind a team API key (security, finance and auditors never).
+    Role.MEMBER: frozenset(_READ | {"projects:create", "approvals:request", "keys:hold"}),
     Role.FINANCE: frozenset(_READ | {"approvals:sign_finance", "billing:read"}),
     Role.SECURITY: frozenset(
         _READ | {"audit:read", "audit:export", "approvals:sign_security", "approvals:suspend"}
@@ -48,7 +49,7 @@ SCOPES: dict[str, frozenset[str]] = {
     Role.ADMIN: frozenset(
         _READ
         | {"org:write", "members:write", "projects:create", "projects:admin", "audit:read",
-           "audit:export", "approvals:request"}
+           "audit:export", "approvals:request", "catalog:write", "keys:hold"}
     ),
 }
 SCOPES[Role.OWNER] = SCOPES[Role.ADMIN] | {"org:delete", "billing:read"}

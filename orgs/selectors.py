@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from orgs.audit import AuditEvent
 from orgs.models import Invitation, Membership, PersonalToken
+from orgs.webhooks.models import WebhookEndpoint
 
 
 def membership_list(*, org) -> QuerySet[Membership]:
@@ -47,6 +48,9 @@ def org_summary(*, org, actor, recent: int = 8) -> dict:
         "invitation_count": invitation_list(org=org, open_only=True).count(),
         "recent_events": (list(audit_event_list(org=org)[:recent])
                           if actor.has_scope("audit:read") else None),
+        # What waits for this person (issue #8 adds sign-offs, renewals, budgets, expiries).
+        "disabled_endpoints": (list(WebhookEndpoint.objects.for_org(org).filter(enabled=False))
+                               if actor.has_scope("org:write") else []),
     }
 
 

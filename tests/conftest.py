@@ -3,6 +3,8 @@
 Personas are Memberships; `login(client, membership)` signs their user in.
 """
 
+import uuid
+
 import pytest
 
 from orgs.roles import Role
@@ -13,9 +15,21 @@ from tests.factories import (
     ProjectFactory,
 )
 
-pytest_plugins = ["tests.components"]
+pytest_plugins = ["tests.components", "tests.sso_components"]
 
 ROLES = [r.value for r in Role]
+
+
+@pytest.fixture(autouse=True)
+def _own_cache_namespace(settings, monkeypatch):
+    # Each test gets its own cache key prefix on the shared Redis: allauth's rate limits
+    # (failed logins per address, the email confirmation cooldown) and the credential
+    # generation counter never leak between tests, xdist workers or runs. Exported too, so
+    # a worker or resolver subprocess the test starts shares the test's namespace.
+    prefix = f"t{uuid.uuid4().hex[:12]}"
+    monkeypatch.setenv("CACHE_KEY_PREFIX", prefix)
+    settings.CACHES = {name: {**conf, "KEY_PREFIX": prefix}
+                       for name, conf in settings.CACHES.items()}
 
 
 @pytest.fixture(autouse=True)

@@ -304,6 +304,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 300.0,
         "options": {"expires": 290},
     },
+    # Hourly: remind creators and security of keys expiring in 14, 7 and 1 days; each
+    # reminder once per key and mark (orgs/reminders.py), however often this runs.
+    "projects.remind_expiring_keys": {
+        "task": "projects.remind_expiring_keys",
+        "schedule": 3600.0,
+        "options": {"expires": 3500},
+    },
     # Every 5 minutes: revoke open invitations that expired over 30 days ago (orgs/tasks.py).
     # A run not picked up within 290 s is dropped, so runs do not pile up without a worker.
     "orgs.expire_stale_credentials": {

@@ -13,6 +13,7 @@ from orgs.events import NotificationEvent  # noqa: F401
 from orgs.jobs import JobRun  # noqa: F401
 from orgs.notifications.models import Notification, NotificationPreference  # noqa: F401
 from orgs.policy import SecurityPolicy  # noqa: F401
+from orgs.reminders import Reminder  # noqa: F401
 from orgs.roles import Role
 from orgs.scoping import OrgScopedQuerySet
 from orgs.sso.models import SSOConnection, VerifiedDomain  # noqa: F401

@@ -15,6 +15,7 @@ from django.utils import timezone
 from orgs.audit import record_event
 from orgs.events import NotificationEvent, event_emit
 from orgs.models import Membership
+from orgs.reminders import reminder_send
 from orgs.services import security_policy_get
 from projects.credentials import credentials_changed
 from projects.models import ApiKey, Caller, Environment, Project
@@ -184,6 +185,34 @@ def key_report_leaked(*, actor: Membership, secret: str) -> ApiKey | None:
                payload={**_facts(key), "reported_by": changes["reported_by"][1]})
     credentials_changed()
     return key if own else None
+
+
+# Days before expiry at which a key's creator and security are reminded.
+REMINDER_DAYS = (14, 7, 1)
+
+
+@transaction.atomic
+def key_remind_expiring(*, org, now=None, batch_size: int = EXPIRY_BATCH) -> int:
+    """Beat scan: remind about keys that expire within 14, 7 or 1 days (the nearest of
+    those marks only, so a key created with 5 days to live gets the 7-day reminder and then
+    the 1-day one). Each (key, mark) is sent once, whoever runs the scan
+    (orgs.reminders). Rotated and revoked keys are left alone. Returns how many it sent."""
+    now = now or timezone.now()
+    horizon = now + timedelta(days=max(REMINDER_DAYS))
+    keys = (ApiKey.objects.for_org(org)
+            .filter(expires_at__gt=now, expires_at__lte=horizon, revoked_at__isnull=True,
+                    rotated_at__isnull=True)
+            .select_related("project", "environment", "caller").order_by("expires_at"))
+    sent = 0
+    for key in keys[:batch_size]:
+        left = key.expires_at - now
+        mark = min(d for d in REMINDER_DAYS if left <= timedelta(days=d))
+        audience = [key.created_by_id] if key.created_by_id else []
+        sent += reminder_send(
+            org=org, subject=key, kind="key.expiring", period=f"{mark}d",
+            payload={**_facts(key), "days_left": max(left.days, 0), "audience": audience},
+            severity="warning" if mark == 1 else "info")
+    return sent
 
 
 @transaction.atomic

@@ -6,7 +6,7 @@ from celery import shared_task
 from django.db import OperationalError
 
 from orgs.models import Organization
-from projects.keys import key_expire_due
+from projects.keys import key_expire_due, key_remind_expiring
 
 logger = logging.getLogger(__name__)
 
@@ -41,3 +41,20 @@ def report_expired_keys_for_org_task(org_id: int) -> int:
     if count:
         logger.info("Reported %d expired key(s) in org %s", count, org.slug)
     return count
+
+
+@shared_task(name="projects.remind_expiring_keys", ignore_result=True, **RETRY)
+def remind_expiring_keys_task() -> int:
+    """Beat fan-out (hourly): one remind_expiring_keys_for_org per org."""
+    # Beat fan-out: the one place that walks every organization.
+    org_ids = list(Organization.objects.order_by("pk").values_list("pk", flat=True))
+    for org_id in org_ids:
+        remind_expiring_keys_for_org_task.delay(org_id)
+    return len(org_ids)
+
+
+@shared_task(name="projects.remind_expiring_keys_for_org", **RETRY)
+def remind_expiring_keys_for_org_task(org_id: int) -> int:
+    """Send one org's due key expiry reminders (14, 7 and 1 days before); each once."""
+    org = Organization.objects.filter(pk=org_id).first()
+    return key_remind_expiring(org=org) if org else 0

@@ -1,1 +1,292 @@
-# Policy rows, sign-offs and findings arrive with the approval matrix issue (#6).
+"""The approval matrix (#6): policy rows, their sign-offs, reviewer grants and org deny rules.
+
+Models hold fields, constraints and pure helpers only; every write goes through
+approvals/services/ (one service per verb, audited in the same transaction). The workflow
+states and their transition table live in approvals/workflow.py, next to the services.
+"""
+
+import hashlib
+import json
+import uuid
+from decimal import Decimal
+
+from django.db import models
+from django.utils import timezone
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
+
+from approvals.workflow import Status
+from evidence.families import Action as _EvidenceAction
+from orgs.scoping import OrgScopedQuerySet
+
+# One list of actions for the whole product: the catalog's family -> actions table
+# (evidence/families.py) decides what a model can serve, so a row may only approve actions
+# that table knows. PRODUCT.md's "deployment" is not one of them yet, so it is not offered.
+Action = _EvidenceAction
+
+# The longest a production row may go between renewals. Issue #6's settings page may make
+# this a per-org setting; until then every org gets the product default.
+MAX_RENEWAL_DAYS = 90
+DEFAULT_ALERT_THRESHOLDS = (50, 80, 100)
+
+
+def default_alert_thresholds():
+    return list(DEFAULT_ALERT_THRESHOLDS)
+
+
+class DataClass(models.TextChoices):
+    PUBLIC = "public", "Public"
+    INTERNAL = "internal", "Internal"
+    CUSTOMER_SUPPORT_TEXT = "customer_support_text", "Customer support text"
+    CUSTOMER_PII = "customer_pii", "Customer PII"
+    REGULATED_RECORDS = "regulated_records", "Regulated records"
+    SECRETS = "secrets", "Secrets"
+    SOURCE_CODE = "source_code", "Source code"
+    IMAGES = "images", "Images"
+    AUDIO = "audio", "Audio"
+    VIDEO = "video", "Video"
+    # A label for deny rules and findings; no row may ever approve it.
+    PROHIBITED = "prohibited", "Prohibited"
+
+
+class RenewalTrigger(models.TextChoices):
+    MODEL_CHANGE = "model_change", "Model version change or retirement"
+    PROVIDER_TERMS = "provider_terms", "Provider policy or terms change"
+    CATALOG_CHANGE = "catalog_change", "Catalog change (removed, renamed, price, route)"
+    NEW_MODALITY = "new_modality", "New modality or action"
+    DATA_SCOPE = "data_scope", "New input source or data class"
+    INCIDENT = "incident", "Incident"
+    SPEND_SPIKE = "spend_spike", "Spend spike"
+    OWNER_CHANGE = "owner_change", "Owner or team change"
+    QUARTERLY_REVIEW = "quarterly_review", "Quarterly review"
+
+
+class PolicyRow(models.Model):
+    """One row of the approval matrix: who may call which models, how, with what data."""
+
+    class Cutoff(models.TextChoices):
+        BLOCK = "block", "Block calls at 100 %"
+        ALERT_ONLY = "alert_only", "Alert only"
+
+    Status = Status
+
+    org = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="+")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    project = models.ForeignKey("projects.Project", on_delete=models.PROTECT, related_name="+")
+    environment = models.ForeignKey("projects.Environment", on_delete=models.PROTECT,
+                                    related_name="+")
+    caller = models.ForeignKey("projects.Caller", on_delete=models.PROTECT, related_name="+")
+    api_key = models.ForeignKey("projects.ApiKey", null=True, blank=True,
+                                on_delete=models.PROTECT, related_name="+")
+    workload_identity = models.ForeignKey("projects.WorkloadIdentity", null=True, blank=True,
+                                          on_delete=models.PROTECT, related_name="+")
+    approved_models = models.ManyToManyField(
+        "evidence.CatalogEntry", related_name="+",
+        help_text="Explicit catalog entries; never 'all of a provider'.")
+    # Lists of Action / DataClass values, validated by the services. JSON rather than a
+    # Postgres array: the zero-setup first run is on SQLite.
+    allowed_actions = models.JSONField(default=list)
+    data_classes = models.JSONField(default=list)
+    business_reason = models.TextField()
+    daily_cap = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True,
+                                    help_text="USD per day.")
+    monthly_budget = models.DecimalField(max_digits=12, decimal_places=2,
+                                         help_text="USD per calendar month.")
+    rate_limit_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    alert_thresholds = models.JSONField(default=default_alert_thresholds, help_text="Percent "
+                                        "of the monthly budget, e.g. 50, 80, 100.")
+    cutoff_behaviour = models.CharField(max_length=16, choices=Cutoff.choices,
+                                        default=Cutoff.BLOCK)
+    # Owners are required by the services; SET_NULL only so that a finished (revoked,
+    # expired) row never blocks a member's removal. Live rows do: see services/rows.py.
+    cutoff_owner = models.ForeignKey("orgs.Membership", null=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    app_owner = models.ForeignKey("orgs.Membership", null=True, on_delete=models.SET_NULL,
+                                  related_name="+")
+    engineering_owner = models.ForeignKey("orgs.Membership", null=True,
+                                          on_delete=models.SET_NULL, related_name="+")
+    finance_owner = models.ForeignKey("orgs.Membership", null=True, on_delete=models.SET_NULL,
+                                      related_name="+")
+    evidence_owner = models.ForeignKey("orgs.Membership", null=True, on_delete=models.SET_NULL,
+                                       related_name="+")
+    fallback_row = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="fallback_for")
+    renewal_date = models.DateField(null=True, blank=True)
+    renewal_triggers = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=24, choices=Status.choices, default=Status.DRAFT)
+    # Where a suspended row returns to (active or renewal_due) when resumed.
+    suspended_from = models.CharField(max_length=24, choices=Status.choices, blank=True)
+    version = models.PositiveIntegerField(default=1)
+    requested_by = models.ForeignKey("orgs.Membership", null=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    # The screen step's findings: {"snapshot": ..., "models": [...]} (services/workflow.py).
+    screening = models.JSONField(default=dict, blank=True)
+    screened_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    status_changed_at = models.DateTimeField(default=timezone.now)
+    activated_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OrgScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(api_key__isnull=False, workload_identity__isnull=False),
+                name="policyrow_one_credential"),
+            models.CheckConstraint(condition=models.Q(version__gte=1),
+                                   name="policyrow_version_positive"),
+        ]
+        indexes = [
+            models.Index(fields=["org", "status"]),
+            models.Index(fields=["org", "environment", "caller"]),
+            models.Index(fields=["org", "renewal_date"]),
+        ]
+        permissions = [
+            ("sign_security_policyrow", "Sign this row as the security reviewer"),
+            ("sign_finance_policyrow", "Sign this row as the finance reviewer"),
+            ("sign_app_owner_policyrow", "Sign this row as the app owner"),
+        ]
+
+    def __str__(self):
+        return f"{self.caller.name} in {self.environment.name} (v{self.version})"
+
+    # The fields a signature covers, in the order they appear in the hashed JSON. Status,
+    # version, timestamps and screening results are not content: they change without the
+    # approved scope changing.
+    SIGNED_FIELDS = (
+        "project", "environment", "caller", "api_key", "workload_identity", "approved_models",
+        "allowed_actions", "data_classes", "business_reason", "daily_cap", "monthly_budget",
+        "rate_limit_per_minute", "alert_thresholds", "cutoff_behaviour", "cutoff_owner",
+        "app_owner", "engineering_owner", "finance_owner", "evidence_owner", "fallback_row",
+        "renewal_date", "renewal_triggers",
+    )
+
+    def signed_content(self) -> dict:
+        """The canonical content a signature covers: related objects by public id, lists
+        sorted, decimals and dates as strings."""
+        content = {}
+        for name in self.SIGNED_FIELDS:
+            if name == "approved_models":
+                value = sorted(str(e.public_id) for e in self.approved_models.all())
+            elif isinstance(self._meta.get_field(name), models.ForeignKey):
+                related = getattr(self, name)
+                value = str(related.public_id) if related is not None else None
+            else:
+                field, value = self._meta.get_field(name), getattr(self, name)
+                if name in ("allowed_actions", "data_classes", "renewal_triggers"):
+                    value = sorted(value)
+                elif isinstance(field, models.DecimalField) and value is not None:
+                    # "40" and "40.00" are the same cap; the database returns the latter.
+                    value = f"{Decimal(value):.{field.decimal_places}f}"
+                elif value is not None and not isinstance(value, (int, list, str)):
+                    value = str(value)
+            content[name] = value
+        return content
+
+    def content_hash(self) -> str:
+        body = json.dumps(self.signed_content(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(body.encode()).hexdigest()
+
+    @property
+    def credential(self):
+        return self.api_key or self.workload_identity
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment.tier == "production"
+
+
+class PolicyRowUserObjectPermission(UserObjectPermissionBase):
+    """Guardian's direct foreign key table for one-off grants on a row (a named reviewer)."""
+
+    content_object = models.ForeignKey(PolicyRow, on_delete=models.CASCADE)
+
+
+class PolicyRowGroupObjectPermission(GroupObjectPermissionBase):
+    content_object = models.ForeignKey(PolicyRow, on_delete=models.CASCADE)
+
+
+class SignOff(models.Model):
+    """One reviewer's decision on one version of a row. A signature is live while
+    voided_at is empty; an edit of the row voids it and void_reason says why."""
+
+    class Role(models.TextChoices):
+        SECURITY = "security", "Security"
+        FINANCE = "finance", "Finance"
+        APP_OWNER = "app_owner", "App owner"
+
+    class Decision(models.TextChoices):
+        APPROVE = "approve", "Approve"
+        REJECT = "reject", "Reject"
+
+    org = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="+")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    row = models.ForeignKey(PolicyRow, on_delete=models.PROTECT, related_name="signoffs")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    signer = models.ForeignKey("orgs.Membership", null=True, on_delete=models.SET_NULL,
+                               related_name="+")
+    # Who signed, kept when the member later leaves the org.
+    signer_label = models.CharField(max_length=254)
+    decision = models.CharField(max_length=8, choices=Decision.choices)
+    comment = models.TextField(blank=True)
+    row_version = models.PositiveIntegerField()
+    content_hash = models.CharField(max_length=64)
+    signed_at = models.DateTimeField(default=timezone.now)
+    voided_at = models.DateTimeField(null=True, blank=True)
+    void_reason = models.CharField(max_length=500, blank=True)
+
+    objects = OrgScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["signed_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["row", "role"], condition=models.Q(
+                voided_at__isnull=True), name="signoff_one_live_per_role"),
+        ]
+        indexes = [models.Index(fields=["org", "row", "voided_at"])]
+
+    def __str__(self):
+        return f"{self.get_role_display()} {self.decision} v{self.row_version}"
+
+
+class DenyRule(models.Model):
+    """An explicit org-level deny that beats any row. Empty fields match everything, so
+    a rule names at least one of model, action and data class, and may narrow to one
+    project or environment."""
+
+    org = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="+")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # A model identity, not a catalog entry: a deny outlives snapshots.
+    platform = models.CharField(max_length=64, blank=True,
+                                help_text="Empty: the model on every platform.")
+    model_id = models.CharField(max_length=300, blank=True)
+    action = models.CharField(max_length=32, choices=Action.choices, blank=True)
+    data_class = models.CharField(max_length=32, choices=DataClass.choices, blank=True)
+    project = models.ForeignKey("projects.Project", null=True, blank=True,
+                                on_delete=models.PROTECT, related_name="+")
+    environment = models.ForeignKey("projects.Environment", null=True, blank=True,
+                                    on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField()
+    owner = models.ForeignKey("orgs.Membership", null=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    created_by = models.ForeignKey("orgs.Membership", null=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    active = models.BooleanField(default=True)
+    deactivated_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OrgScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(model_id="", action="", data_class=""),
+                name="denyrule_names_something"),
+        ]
+        indexes = [models.Index(fields=["org", "active"])]
+
+    def __str__(self):
+        parts = [self.model_id, self.action, self.data_class]
+        return "deny " + " / ".join(p for p in parts if p)

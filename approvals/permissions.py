@@ -1,0 +1,127 @@
+"""Predicates for the approval matrix. Org scopes first; a guardian grant on one row (the
+named reviewer of that row) adds to them. Every predicate is False across orgs."""
+
+from approvals.models import PolicyRow, PolicyRowUserObjectPermission, SignOff
+from orgs.models import Membership
+
+# The org scope, and the one-off guardian permission on a row, that let someone sign a role.
+SIGN_SCOPES = {
+    SignOff.Role.SECURITY: "approvals:sign_security",
+    SignOff.Role.FINANCE: "approvals:sign_finance",
+}
+GRANT_PERMS = {
+    SignOff.Role.SECURITY: "sign_security_policyrow",
+    SignOff.Role.FINANCE: "sign_finance_policyrow",
+    SignOff.Role.APP_OWNER: "sign_app_owner_policyrow",
+}
+# "Platform": who runs the screen, test and evidence steps and may revoke rows.
+PLATFORM_SCOPE = "projects:admin"
+
+
+def _same_org(actor: Membership | None, obj) -> bool:
+    return actor is not None and obj.org_id == actor.org_id
+
+
+def grants_of(actor: Membership, rows) -> set[tuple[int, str]]:
+    """{(row pk, codename)} of actor's one-off grants on these rows, in one query (the
+    sign-off inbox checks many rows at once)."""
+    return set(PolicyRowUserObjectPermission.objects.filter(
+        user_id=actor.user_id, content_object__in=rows, content_object__org_id=actor.org_id,
+    ).values_list("content_object_id", "permission__codename"))
+
+
+def has_grant(actor: Membership, row: PolicyRow, role: str, *, grants=None) -> bool:
+    """True if actor holds the one-off guardian grant to sign `role` on this row."""
+    if grants is None:
+        grants = grants_of(actor, [row])
+    return (row.pk, GRANT_PERMS[role]) in grants
+
+
+def can_request(actor: Membership) -> bool:
+    """Members, admins and owners propose rows (approvals:request)."""
+    return actor.has_scope("approvals:request")
+
+
+def can_edit(actor: Membership, row: PolicyRow) -> bool:
+    """The requester, the row's app owner and org admins edit and (re)submit a row."""
+    if not _same_org(actor, row):
+        return False
+    return (actor.pk in (row.requested_by_id, row.app_owner_id)
+            or actor.has_scope(PLATFORM_SCOPE))
+
+
+def can_run_pipeline(actor: Membership, row: PolicyRow) -> bool:
+    """Platform (org admins and owners) moves a row through screen, test and evidence."""
+    return _same_org(actor, row) and actor.has_scope(PLATFORM_SCOPE)
+
+
+def can_send_back(actor: Membership, row: PolicyRow) -> bool:
+    """Platform and the security and finance reviewers request changes or reject a row
+    under review; never its requester."""
+    if not _same_org(actor, row) or actor.pk == row.requested_by_id:
+        return False
+    return any(actor.has_scope(s) for s in (PLATFORM_SCOPE, *SIGN_SCOPES.values()))
+
+
+def may_sign_role(actor: Membership, row: PolicyRow, role: str, *, grants=None) -> bool:
+    """Whether actor holds the authority for `role` on this row at all: the matching org
+    scope (security, finance), being the row's app owner, or a guardian grant."""
+    if not _same_org(actor, row) or role not in SignOff.Role.values:
+        return False
+    if role == SignOff.Role.APP_OWNER and actor.pk == row.app_owner_id:
+        return True
+    scope = SIGN_SCOPES.get(role)
+    return bool(scope and actor.has_scope(scope)) or has_grant(actor, row, role, grants=grants)
+
+
+def sign_refusal(actor: Membership, row: PolicyRow, role: str, *, live_signoffs=None,
+                 grants=None) -> str | None:
+    """Why actor may not sign `role` on this row, or None if they may. On top of
+    may_sign_role, separation of duties: the requester never signs security or finance,
+    and one person never signs two roles of the same row (live signatures). As all three
+    roles must approve, the requester is never the only approver.
+    live_signoffs / grants: pass them when the caller has loaded them already."""
+    if not may_sign_role(actor, row, role, grants=grants):
+        return f"You cannot sign as {SignOff.Role(role).label.lower()} on this row." \
+            if role in SignOff.Role.values else f"Unknown sign-off role {role!r}."
+    if actor.pk == row.requested_by_id and role != SignOff.Role.APP_OWNER:
+        return "The requester cannot sign security or finance on their own row."
+    if live_signoffs is None:
+        live_signoffs = row.signoffs.filter(voided_at__isnull=True)
+    if any(s.signer_id == actor.pk and s.role != role for s in live_signoffs):
+        return "You already signed another role on this row; one person signs one role."
+    return None
+
+
+def can_sign(actor: Membership, row: PolicyRow, role: str, **loaded) -> bool:
+    """True if actor may sign `role` on this row now (see sign_refusal)."""
+    return sign_refusal(actor, row, role, **loaded) is None
+
+
+def can_suspend(actor: Membership, row: PolicyRow) -> bool:
+    """Security reviewers (approvals:suspend) suspend and resume rows, e.g. in an incident."""
+    return _same_org(actor, row) and actor.has_scope("approvals:suspend")
+
+
+def can_revoke(actor: Membership, row: PolicyRow) -> bool:
+    """Security reviewers and platform revoke a row for good."""
+    return _same_org(actor, row) and (actor.has_scope("approvals:suspend")
+                                      or actor.has_scope(PLATFORM_SCOPE))
+
+
+def can_renew(actor: Membership, row: PolicyRow) -> bool:
+    """A security reviewer or platform renews a row after its renewal review; never the
+    requester, who would otherwise extend their own approval alone."""
+    if not _same_org(actor, row) or actor.pk == row.requested_by_id:
+        return False
+    return actor.has_scope("approvals:sign_security") or actor.has_scope(PLATFORM_SCOPE)
+
+
+def can_manage_deny_rules(actor: Membership) -> bool:
+    """Admins, owners and security reviewers define and lift org deny rules."""
+    return actor.has_scope("org:write") or actor.has_scope("approvals:sign_security")
+
+
+def can_grant_reviewer(actor: Membership, row: PolicyRow) -> bool:
+    """Org admins name a one-off reviewer on a row."""
+    return _same_org(actor, row) and actor.has_scope("members:write")

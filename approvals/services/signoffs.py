@@ -1,0 +1,112 @@
+"""Sign-offs: security, finance and the app owner each sign one version of a row."""
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from guardian.shortcuts import assign_perm
+
+from approvals.models import PolicyRow, SignOff
+from approvals.permissions import GRANT_PERMS, can_grant_reviewer, sign_refusal
+from approvals.services.rows import lock_row, require_member
+from approvals.workflow import InvalidTransition, Status, target_for
+from orgs.audit import record_event
+from orgs.events import event_emit
+
+
+def _fully_approved(row: PolicyRow, live: list[SignOff], content_hash: str) -> bool:
+    """All three roles approved this very version and content."""
+    approved = {s.role for s in live if s.decision == SignOff.Decision.APPROVE
+                and s.row_version == row.version and s.content_hash == content_hash}
+    return approved == set(SignOff.Role.values)
+
+
+def _check_fallback_active(row: PolicyRow):
+    # Fallbacks never inherit approval: the fallback's own row must be active now.
+    if row.fallback_row_id and row.fallback_row.status != Status.ACTIVE:
+        raise ValidationError({"fallback_row": "The fallback row is not active; it needs its "
+                                               "own approval before this row can go live."})
+
+
+def _apply_outcome(row: PolicyRow, live: list[SignOff], decision: str,
+                   content_hash: str) -> str:
+    """Move the row if this signature decides it; return the notification kind."""
+    if decision == SignOff.Decision.REJECT:
+        row.status, kind = target_for(row.status, "reject"), "approval.rejected"
+    elif _fully_approved(row, live, content_hash):
+        _check_fallback_active(row)
+        row.status, kind = target_for(row.status, "activate"), "approval.activated"
+        row.activated_at = timezone.now()
+    else:
+        return "approval.signed"
+    row.status_changed_at = timezone.now()
+    row.save()
+    return kind
+
+
+@transaction.atomic
+def signoff_record(*, org, actor, row: PolicyRow, role: str, decision: str,
+                   comment: str = "") -> PolicyRow:
+    """A reviewer signs one role of a row in review: approve, or reject with a comment.
+    Who may sign is permissions.sign_refusal (matching org scope, the row's app owner, or
+    a guardian grant; separation of duties). The signature stores the row's version and
+    content hash. A rejection moves the row to rejected; the third approval of the current
+    version activates it. Audits approval.signed; emits approval.signed, approval.rejected
+    or approval.activated."""
+    require_member(actor, org)
+    row = lock_row(org, row)
+    if row.status != Status.IN_REVIEW:
+        raise InvalidTransition(f"Rows are signed in review; this one is "
+                                f"{row.get_status_display().lower()}.")
+    if decision not in SignOff.Decision.values:
+        raise ValidationError({"decision": "Approve or reject."})
+    live = list(row.signoffs.filter(voided_at__isnull=True))
+    if refusal := sign_refusal(actor, row, role, live_signoffs=live):
+        raise PermissionDenied(refusal)
+    if any(s.role == role for s in live):
+        raise ValidationError({"role": f"The {SignOff.Role(role).label.lower()} sign-off of "
+                                       "this row is already given."})
+    comment = (comment or "").strip()
+    if decision == SignOff.Decision.REJECT and not comment:
+        raise ValidationError({"comment": "Say why you reject the row."})
+    content_hash = row.content_hash()
+    signoff = SignOff.objects.create(
+        org=org, row=row, role=role, signer=actor, signer_label=actor.user.email,
+        decision=decision, comment=comment, row_version=row.version, content_hash=content_hash)
+    old = row.status
+    kind = _apply_outcome(row, [*live, signoff], decision, content_hash)
+    changes = {"role": [None, role], "decision": [None, decision],
+               "row_version": [None, row.version], "content_hash": [None, content_hash]}
+    if comment:
+        changes["comment"] = [None, comment]
+    if row.status != old:
+        changes["status"] = [old, row.status]
+    record_event(org=org, actor=actor, action="approval.signed", obj=row, changes=changes)
+    event_emit(org=org, kind=kind, subject=row,
+               payload={"status": row.status, "role": role, "decision": decision,
+                        "version": row.version, "signoff": str(signoff.public_id)})
+    return row
+
+
+@transaction.atomic
+def row_reviewer_grant(*, org, actor, row: PolicyRow, membership, role: str) -> PolicyRow:
+    """An org admin names a one-off reviewer for one role of one row (a guardian grant on
+    the row). Separation of duties still applies when they sign. Audits and emits
+    approval.reviewer_granted."""
+    require_member(actor, org)
+    row = lock_row(org, row)
+    if not can_grant_reviewer(actor, row):
+        raise PermissionDenied("Only org admins name reviewers.")
+    if membership.org_id != org.pk:
+        raise ValidationError({"membership": "That person is not a member of this "
+                                             "organization."})
+    if role not in GRANT_PERMS:
+        raise ValidationError({"role": "Choose security, finance or app owner."})
+    if membership.pk == row.requested_by_id and role != SignOff.Role.APP_OWNER:
+        raise ValidationError({"membership": "The requester cannot review security or "
+                                             "finance on their own row."})
+    assign_perm(GRANT_PERMS[role], membership.user, row)
+    record_event(org=org, actor=actor, action="approval.reviewer_granted", obj=row,
+                 changes={"reviewer": [None, membership.user.email], "role": [None, role]})
+    event_emit(org=org, kind="approval.reviewer_granted", subject=row,
+               payload={"reviewer": str(membership.public_id), "role": role})
+    return row

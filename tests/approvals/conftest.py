@@ -1,0 +1,121 @@
+"""Approval fixtures: a small catalog, the people of a sign-off, and rows built through
+the services (then moved to any state for the transition tests)."""
+
+from datetime import date, timedelta
+
+import pytest
+from django.utils import timezone
+
+from approvals.models import PolicyRow, SignOff
+from approvals.services import row_create
+from evidence.models import CatalogEntry, CatalogSnapshot
+from orgs.audit import AuditEvent
+from orgs.events import NotificationEvent
+from orgs.roles import Role
+from tests.factories import MembershipFactory
+
+
+def make_snapshot(org, *, source="litellm", day=date(2026, 11, 1), sha="a"):
+    return CatalogSnapshot.objects.create(
+        org=org, source_name=source, format="litellm", source_ref=f"{source}.json",
+        sha256=sha * 64, snapshot_date=day)
+
+
+def make_entry(snapshot, model_id="gpt-test", *, families=("chat_completions",),
+               availability="available", platform="openai"):
+    return CatalogEntry.objects.create(
+        org=snapshot.org, snapshot=snapshot, key=f"{platform}/{model_id}", platform=platform,
+        vendor=platform, model_id=model_id, family=families[0],
+        families="|" + "|".join(families) + "|", availability=availability)
+
+
+@pytest.fixture
+def snapshot(org_a):
+    return make_snapshot(org_a)
+
+
+@pytest.fixture
+def chat_model(snapshot):
+    return make_entry(snapshot, "gpt-chat")
+
+
+@pytest.fixture
+def people(personas, org_a):
+    """The cast of a sign-off: requester (member), security, finance, the row's app owner
+    (another member), and an admin who runs the pipeline."""
+    return {
+        "requester": personas[Role.MEMBER],
+        "security": personas[Role.SECURITY],
+        "finance": personas[Role.FINANCE],
+        "app_owner": MembershipFactory(org=org_a, role=Role.MEMBER,
+                                       user__email="app-owner@acme.test"),
+        "admin": personas[Role.ADMIN],
+        "auditor": personas[Role.AUDITOR],
+        "owner": personas[Role.OWNER],
+    }
+
+
+@pytest.fixture
+def production(project_a):
+    return project_a.environments.get(tier="production")
+
+
+def row_fields(*, project, environment, caller, people, **overrides):
+    fields = dict(
+        project=project, environment=environment, caller=caller,
+        allowed_actions=["chat", "chat_stream"], data_classes=["internal"],
+        business_reason="Support reply summarizer", monthly_budget="500.00",
+        daily_cap="40.00", rate_limit_per_minute=60, app_owner=people["app_owner"],
+        engineering_owner=people["owner"], finance_owner=people["finance"],
+        evidence_owner=people["owner"], cutoff_owner=people["owner"],
+        renewal_date=timezone.localdate() + timedelta(days=60),
+        renewal_triggers=["model_change", "spend_spike"],
+    )
+    fields.update(overrides)
+    return fields
+
+
+@pytest.fixture
+def make_row(org_a, project_a, production, caller_a, people, chat_model):
+    """make_row(status=..., **field overrides): a row created by row_create (a draft), then
+    put straight into `status` for tests of the move out of it."""
+    def make(status=PolicyRow.Status.DRAFT, *, models=None, suspended_from="", **overrides):
+        fields = row_fields(people=people, **{"project": project_a, "environment": production,
+                                              "caller": caller_a, **overrides})
+        row = row_create(org=org_a, actor=people["requester"],
+                         approved_models=models or [chat_model], **fields)
+        if status != PolicyRow.Status.DRAFT:
+            PolicyRow.objects.filter(pk=row.pk).update(status=status,
+                                                        suspended_from=suspended_from)
+            row.refresh_from_db()
+        return row
+    return make
+
+
+@pytest.fixture
+def row(make_row):
+    return make_row()
+
+
+def sign(org, row, people, role, decision=SignOff.Decision.APPROVE, comment=""):
+    from approvals.services import signoff_record
+
+    signer = people["app_owner" if role == SignOff.Role.APP_OWNER else role]
+    return signoff_record(org=org, actor=signer, row=row, role=role, decision=decision,
+                          comment=comment)
+
+
+class Counts:
+    """Audit and notification events written since construction."""
+
+    def __init__(self, org):
+        self.org = org
+        self.audit = AuditEvent.objects.for_org(org).count()
+        self.events = NotificationEvent.objects.for_org(org).count()
+
+    def new_audit(self):
+        return list(AuditEvent.objects.for_org(self.org).order_by("seq")[self.audit:])
+
+    def new_events(self):
+        return list(NotificationEvent.objects.for_org(self.org).order_by("created_at", "pk")
+                    [self.events:])

@@ -1,15 +1,25 @@
 # Lives in approvals/, the top app, because demo data spans every app below it.
+from pathlib import Path
+
 from allauth.account.models import EmailAddress
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from evidence.catalog import catalog_import
 from orgs.models import Membership, Organization, User
 from orgs.roles import Role
 from orgs.services import membership_add, org_create
+from projects.keys import key_create
 from projects.models import Caller
 from projects.services import caller_create, project_create, project_role_set
 
 DEMO_PASSWORD = "governance-demo"
+# Two LiteLLM catalogs six months apart, so the catalog has a diff to show: the full real
+# files when shared/data sits beside the checkout (as in CI), else the slices the tests use.
+CATALOGS = ["litellm-model-catalog-2026-05-17-v1.85.0.json",
+            "litellm-model-catalog-2026-11-12-v1.109.1.json"]
+SLICES = ["litellm-slice-2026-05-17-v1.85.0.json", "litellm-slice-2026-11-12-v1.109.1.json"]
 DOMAIN = "acme.example"
 PROJECTS = [
     ("Support Assistant", "support-assistant",
@@ -69,6 +79,29 @@ class Command(BaseCommand):
             for caller_name, kind, owner_role in callers:
                 caller_create(org=org, actor=owner, project=project, name=caller_name,
                               kind=kind, owner=members[owner_role])
+        self._keys(org, owner)
+        self._catalogs(org, owner)
+
+    def _keys(self, org, owner):
+        """A production and a development key; the development one expires in 5 days, so
+        the hourly reminder job has something to say soon after start-up."""
+        project = org.projects.get(slug="support-assistant")
+        caller = project.callers.get(name="support-api")
+        for tier, days in (("production", 90), ("development", 5)):
+            key_create(org=org, actor=owner, project=project,
+                       environment=project.environments.get(name=tier), caller=caller,
+                       name=f"support-api {tier}", expires_in_days=days)
+
+    def _catalogs(self, org, owner):
+        shared = Path(settings.BASE_DIR).parent / "shared" / "data"
+        slices = Path(settings.BASE_DIR) / "tests" / "evidence" / "data"
+        files = [shared / n for n in CATALOGS] if (shared / CATALOGS[0]).exists() \
+            else [slices / n for n in SLICES]
+        for path in files:
+            catalog_import(org=org, actor=owner, data=path.read_bytes(), format="litellm",
+                           source_ref=path.name)
+        self.stdout.write(f"Imported {len(files)} LiteLLM catalog snapshots from "
+                          f"{files[0].parent}.")
 
     def _staff(self):
         user = self._user(f"staff@{DOMAIN}", name="Staff (Django admin)")

@@ -8,7 +8,6 @@ safe to run twice (acks_late means a task whose worker died is delivered again).
 import logging
 
 from celery import shared_task
-from django.db import OperationalError
 
 from orgs.dispatch import event_fan_out
 from orgs.events import NotificationEvent
@@ -16,23 +15,16 @@ from orgs.jobs import recorded
 from orgs.models import Organization
 from orgs.notifications.tasks import notification_email_task
 from orgs.services import invitation_expire_stale
+from orgs.task_helpers import RETRY, for_each_org
 from orgs.webhooks.models import WebhookDelivery
 from orgs.webhooks.services import due_deliveries
 from orgs.webhooks.tasks import webhook_deliver_task
 
 logger = logging.getLogger(__name__)
 
-# Every task here: acks_late (a task whose worker died is delivered again, so each is
-# safe to run twice) and bounded retries on database hiccups. The queue is
+# Every task: RETRY (acks_late, bounded retries on database hiccups). The queue is
 # settings.CELERY_TASK_DEFAULT_QUEUE ("default"): Celery 5.5+ deprecates a `queue`
 # attribute on the task in favour of the task_routes setting.
-RETRY = {
-    "acks_late": True,
-    "autoretry_for": (OperationalError,),
-    "retry_backoff": True,
-    "retry_backoff_max": 300,
-    "max_retries": 3,
-}
 
 
 @shared_task(name="orgs.expire_stale_credentials", ignore_result=True, **RETRY)
@@ -44,11 +36,7 @@ def expire_stale_credentials_task() -> int:
     used (PersonalToken.is_active) and its row stays for the audit trail. Returns how
     many org tasks it sent.
     """
-    # Beat fan-out: the one place that walks every organization.
-    org_ids = list(Organization.objects.order_by("pk").values_list("pk", flat=True))
-    for org_id in org_ids:
-        expire_stale_credentials_for_org_task.delay(org_id)
-    return len(org_ids)
+    return for_each_org(expire_stale_credentials_for_org_task)
 
 
 @shared_task(name="orgs.expire_stale_credentials_for_org", **RETRY)

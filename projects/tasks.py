@@ -3,31 +3,20 @@
 import logging
 
 from celery import shared_task
-from django.db import OperationalError
 
 from orgs.models import Organization
+from orgs.task_helpers import RETRY, for_each_org
 from projects.keys import key_expire_due, key_remind_expiring
 
 logger = logging.getLogger(__name__)
 
-RETRY = {
-    "acks_late": True,
-    "autoretry_for": (OperationalError,),
-    "retry_backoff": True,
-    "retry_backoff_max": 300,
-    "max_retries": 3,
-}
 
 
 @shared_task(name="projects.report_expired_keys", ignore_result=True, **RETRY)
 def report_expired_keys_task() -> int:
     """Beat fan-out (every 5 minutes): one report_expired_keys_for_org per org. An expired
     key already fails resolution on its own; this only audits and announces it."""
-    # Beat fan-out: the one place that walks every organization.
-    org_ids = list(Organization.objects.order_by("pk").values_list("pk", flat=True))
-    for org_id in org_ids:
-        report_expired_keys_for_org_task.delay(org_id)
-    return len(org_ids)
+    return for_each_org(report_expired_keys_for_org_task)
 
 
 @shared_task(name="projects.report_expired_keys_for_org", **RETRY)
@@ -46,11 +35,7 @@ def report_expired_keys_for_org_task(org_id: int) -> int:
 @shared_task(name="projects.remind_expiring_keys", ignore_result=True, **RETRY)
 def remind_expiring_keys_task() -> int:
     """Beat fan-out (hourly): one remind_expiring_keys_for_org per org."""
-    # Beat fan-out: the one place that walks every organization.
-    org_ids = list(Organization.objects.order_by("pk").values_list("pk", flat=True))
-    for org_id in org_ids:
-        remind_expiring_keys_for_org_task.delay(org_id)
-    return len(org_ids)
+    return for_each_org(remind_expiring_keys_for_org_task)
 
 
 @shared_task(name="projects.remind_expiring_keys_for_org", **RETRY)

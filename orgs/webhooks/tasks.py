@@ -1,18 +1,11 @@
 """Webhook delivery: one attempt per task. The fan-out and the sweep that retries due
 deliveries live in orgs/tasks.py (they serve notifications too)."""
 
-import logging
-
 from celery import shared_task
-from django.db import OperationalError
 
 from orgs.models import Organization
+from orgs.task_helpers import RETRY
 from orgs.webhooks.services import delivery_attempt
-
-logger = logging.getLogger(__name__)
-
-RETRY = {"acks_late": True, "autoretry_for": (OperationalError,), "retry_backoff": True,
-         "max_retries": 3}
 
 
 @shared_task(name="orgs.webhook_deliver", ignore_result=True, **RETRY)

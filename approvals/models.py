@@ -290,3 +290,7 @@ class DenyRule(models.Model):
     def __str__(self):
         parts = [self.model_id, self.action, self.data_class]
         return "deny " + " / ".join(p for p in parts if p)
+
+# The decision service's spend counters (approvals/decisions/): imported so the app
+# registry finds them under this app.
+from approvals.decisions.models import SpendCounter  # noqa: E402,F401

@@ -4,6 +4,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from approvals.decisions.versions import decisions_changed
 from approvals.models import DenyRule
 from approvals.permissions import can_manage_deny_rules
 from approvals.services.rows import require_member
@@ -44,6 +45,7 @@ def deny_rule_create(*, org, actor, reason: str, owner, platform: str = "",
         raise ValidationError(errors)
     rule.full_clean(exclude=["owner", "created_by", "project", "environment"])
     rule.save()
+    decisions_changed(org)
     record_event(org=org, actor=actor, action="approval.deny_rule_created", obj=rule,
                  changes={**{f: [None, str(getattr(rule, f) or "")] for f in FIELDS},
                           "reason": [None, rule.reason], "owner": [None, owner.user.email]})
@@ -67,6 +69,7 @@ def deny_rule_deactivate(*, org, actor, rule: DenyRule, reason: str) -> DenyRule
         raise ValidationError({"reason": "Say why the deny is lifted."})
     rule.active, rule.deactivated_at = False, timezone.now()
     rule.save(update_fields=["active", "deactivated_at"])
+    decisions_changed(org)
     record_event(org=org, actor=actor, action="approval.deny_rule_deactivated", obj=rule,
                  changes={"active": [True, False], "reason": [None, reason]})
     event_emit(org=org, kind="approval.deny_rule_deactivated", subject=rule,

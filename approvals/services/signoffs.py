@@ -5,6 +5,7 @@ from django.db import transaction
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
+from approvals.decisions.versions import decisions_changed
 from approvals.models import PolicyRow, SignOff
 from approvals.permissions import GRANT_PERMS, can_grant_reviewer, sign_refusal
 from approvals.services.rows import lock_row, require_member
@@ -40,6 +41,7 @@ def _apply_outcome(row: PolicyRow, live: list[SignOff], decision: str,
         return "approval.signed"
     row.status_changed_at = timezone.now()
     row.save()
+    decisions_changed(row.org_id)
     return kind
 
 

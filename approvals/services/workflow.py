@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from approvals.decisions.versions import decisions_changed
 from approvals.gates import required_evidence_missing
 from approvals.models import MAX_RENEWAL_DAYS, PolicyRow
 from approvals.permissions import (
@@ -37,6 +38,7 @@ def move(*, org, actor, row: PolicyRow, verb: str, kind: str, prefer: str | None
     row.status = target_for(old, verb, prefer=prefer)
     row.status_changed_at = timezone.now()
     row.save()
+    decisions_changed(org)
     record_event(org=org, actor=actor, action=kind, obj=row,
                  changes={"status": [old, row.status], **(changes or {})})
     event_emit(org=org, kind=kind, subject=row, severity=severity,

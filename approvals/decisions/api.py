@@ -1,0 +1,123 @@
+"""POST /api/v1/decisions and /api/v1/decisions/batch: the gateway's question.
+
+Authenticated only by a team credential (`Authorization: Bearer gvk_...` or `gvt_...`):
+the credential names the org, so there is no org in the path. Personal tokens and
+sessions are refused (401): reviewers hold no route to model calls. A well-formed
+credential that is unknown, revoked, expired or of another environment gets a 200 deny
+with its reason code, like every other deny, so a gateway has one answer shape to read."""
+
+from django.contrib.auth.models import AnonymousUser
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import extend_schema
+from rest_framework import authentication, exceptions, permissions, serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from approvals.decisions.service import Query, decide
+from approvals.models import Action, DataClass
+from projects.secrets import kind_of
+
+MAX_BATCH = 100
+
+
+class TeamCredentialAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).decode("latin-1").split()
+        if len(header) != 2 or header[0] != self.keyword or kind_of(header[1]) is None:
+            raise exceptions.AuthenticationFailed(
+                "Send a team API key or workload token: Authorization: Bearer gvk_... "
+                "(personal tokens and sessions get no decisions).")
+        return AnonymousUser(), header[1]
+
+    def authenticate_header(self, request):
+        return self.keyword
+
+
+class TeamCredentialScheme(OpenApiAuthenticationExtension):
+    target_class = TeamCredentialAuthentication
+    name = "teamCredential"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer",
+                "description": "A team API key (gvk_...) or exchanged workload token (gvt_...)."}
+
+
+class HasTeamCredential(permissions.BasePermission):
+    def has_permission(self, request, view):
+        return isinstance(request.auth, str)
+
+
+class DecisionRequestSerializer(serializers.Serializer):
+    model = serializers.CharField(max_length=300, help_text=(
+        "The model id as the gateway sends it (\"gpt-4o\"), optionally qualified by the "
+        "catalog platform (\"openai/gpt-4o\")."))
+    action = serializers.ChoiceField(choices=Action.choices)
+    data_class = serializers.ChoiceField(choices=DataClass.choices)
+    environment = serializers.CharField(max_length=64, help_text=(
+        "The credential's environment: its name (\"production\") or public id."))
+
+    def to_query(self) -> Query:
+        data = self.validated_data
+        return Query(model=data["model"], action=data["action"],
+                     data_class=data["data_class"], environment=data["environment"])
+
+
+class BatchRequestSerializer(serializers.Serializer):
+    requests = DecisionRequestSerializer(many=True, allow_empty=False, max_length=MAX_BATCH)
+
+
+class RemainingSerializer(serializers.Serializer):
+    daily = serializers.DecimalField(max_digits=14, decimal_places=4, allow_null=True,
+                                     coerce_to_string=True)
+    monthly = serializers.DecimalField(max_digits=14, decimal_places=4, coerce_to_string=True)
+
+
+class FallbackSerializer(serializers.Serializer):
+    row = serializers.UUIDField()
+    models = serializers.ListField(child=serializers.CharField())
+
+
+class DecisionSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=["allow", "deny"])
+    reasons = serializers.ListField(child=serializers.CharField(), help_text=(
+        "Machine-readable reason codes, e.g. allow, no_matching_row, denied_by_rule, "
+        "over_daily_cap (see docs/gateway-integration.md)."))
+    message = serializers.CharField(help_text="Which rule, row or limit decided, for humans.")
+    row = serializers.UUIDField(allow_null=True, help_text="The deciding row's public id.")
+    rule = serializers.UUIDField(allow_null=True, help_text="The deny rule's public id.")
+    remaining_budget = RemainingSerializer(allow_null=True)
+    fallbacks = FallbackSerializer(many=True)
+    warnings = serializers.ListField(child=serializers.CharField())
+
+
+class BatchDecisionSerializer(serializers.Serializer):
+    decisions = DecisionSerializer(many=True)
+
+
+class _DecisionView(APIView):
+    authentication_classes = [TeamCredentialAuthentication]
+    permission_classes = [HasTeamCredential]
+
+
+class DecisionView(_DecisionView):
+    @extend_schema(request=DecisionRequestSerializer, responses={200: DecisionSerializer},
+                   operation_id="decisions_create", summary="Allow or deny one model call")
+    def post(self, request):
+        body = DecisionRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        _, [decision] = decide(request.auth, [body.to_query()])
+        return Response(decision.as_dict())
+
+
+class BatchDecisionView(_DecisionView):
+    @extend_schema(request=BatchRequestSerializer, responses={200: BatchDecisionSerializer},
+                   operation_id="decisions_batch",
+                   summary=f"Allow or deny up to {MAX_BATCH} model calls")
+    def post(self, request):
+        body = BatchRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        queries = [Query(**item) for item in body.validated_data["requests"]]
+        _, decisions = decide(request.auth, queries)
+        return Response({"decisions": [d.as_dict() for d in decisions]})

@@ -1,0 +1,111 @@
+"""decide(): resolve the credential, fetch this process's compiled index of its org, and
+evaluate. The hot path of the gateway.
+
+Cost of a decision when nothing changed: the credential cache's one GET of its generation
+(projects/credentials.py), one GET of the org's decision version (versions.py), then pure
+Python; no database query. After any change the first decision of each process rebuilds
+the org's index (loader.py: four queries). If the shared cache cannot be read, the index
+is rebuilt for every decision (fail closed: never answer from a possibly stale index)."""
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from django.utils import timezone
+
+from approvals.decisions import engine
+from approvals.decisions.engine import Decision, Reason, Request
+from approvals.decisions.loader import load_index
+from approvals.decisions.versions import version
+from projects.credentials import FailureReason, resolve_credential
+from projects.models import WorkloadToken
+
+_CREDENTIAL_REASONS = {
+    FailureReason.UNKNOWN: Reason.CREDENTIAL_UNKNOWN,
+    FailureReason.REVOKED: Reason.CREDENTIAL_REVOKED,
+    FailureReason.EXPIRED: Reason.CREDENTIAL_EXPIRED,
+    FailureReason.WRONG_ENVIRONMENT: Reason.WRONG_ENVIRONMENT,
+}
+MAX_TOKENS_REMEMBERED = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    model: str
+    action: str
+    data_class: str
+    environment: str  # the environment's name ("production") or public id
+
+
+class _Indexes:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.by_org: dict = {}
+        # workload token public id -> its identity's public id (never changes).
+        self.identities: OrderedDict = OrderedDict()
+
+    def get(self, org_id):
+        current = version(org_id)
+        index = self.by_org.get(org_id)
+        if current is not None and index is not None and index.version == current:
+            return index
+        index = load_index(org_id, version=current)
+        if current is not None:
+            with self.lock:
+                self.by_org[org_id] = index
+        return index
+
+    def identity_of(self, org_id, token_id):
+        identity = self.identities.get(token_id)
+        if identity is None:
+            public_id = (WorkloadToken.objects.for_org(org_id).filter(public_id=token_id)
+                         .values_list("identity__public_id", flat=True).first())
+            identity = str(public_id) if public_id else ""
+            with self.lock:
+                self.identities[token_id] = identity
+                if len(self.identities) > MAX_TOKENS_REMEMBERED:
+                    self.identities.popitem(last=False)
+        return identity
+
+    def clear(self):
+        with self.lock:
+            self.by_org.clear()
+            self.identities.clear()
+
+
+_indexes = _Indexes()
+
+
+def clear_local_cache():
+    """Forget this process's compiled indexes (tests and benchmarks)."""
+    _indexes.clear()
+
+
+def _environment_matches(environment, wanted: str) -> bool:
+    return wanted in (environment.name, str(environment.public_id))
+
+
+def decide(secret: str, queries: list[Query], *, now=None) -> tuple[object, list[Decision]]:
+    """(org or None, one Decision per query) for the holder of `secret`. The credential is
+    resolved once; an unknown, revoked or expired credential denies every query."""
+    resolved = resolve_credential(secret)
+    if not resolved.ok:
+        reason = _CREDENTIAL_REASONS[resolved.reason]
+        return None, [engine.deny(reason) for _ in queries]
+    now = now or timezone.now()
+    index = _indexes.get(resolved.org.pk)
+    if resolved.kind == "workload_token":
+        credential = _indexes.identity_of(resolved.org.pk, resolved.credential_id)
+    else:
+        credential = str(resolved.credential_id)
+    decisions = []
+    for query in queries:
+        if not _environment_matches(resolved.environment, query.environment):
+            decisions.append(engine.deny(Reason.WRONG_ENVIRONMENT))
+            continue
+        request = Request(
+            project=resolved.project.pk, environment=resolved.environment.pk,
+            caller=resolved.caller.pk, credential_kind=resolved.kind, credential=credential,
+            model=query.model, action=query.action, data_class=query.data_class)
+        decisions.append(engine.evaluate(index, request, now))
+    return resolved.org, decisions

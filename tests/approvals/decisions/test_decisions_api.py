@@ -1,0 +1,108 @@
+"""The HTTP face: team credentials only, field-level 400s, the answer's shape, the batch
+form, org isolation, and the Python client against a live server."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from approvals.decisions import client
+from approvals.decisions.api import MAX_BATCH
+from orgs import services as org_services
+from tests.approvals.conftest import make_entry, make_snapshot
+from tests.factories import CallerFactory, MembershipFactory, ProjectFactory
+from tests.projects.conftest import make_key
+
+pytestmark = pytest.mark.django_db
+BODY = {"model": "gpt-chat", "action": "chat", "data_class": "internal",
+        "environment": "production"}
+
+
+def api(secret=None):
+    http = APIClient()
+    if secret:
+        http.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    return http
+
+
+def test_allow_answer_shape(secret, live_row):
+    row = live_row()
+    response = api(secret).post("/api/v1/decisions", BODY, format="json")
+    assert response.status_code == 200
+    assert response.json() == {
+        "decision": "allow", "reasons": ["allow"], "message": f"Allowed by row {row.public_id}.",
+        "row": str(row.public_id), "rule": None,
+        "remaining_budget": {"daily": "40.00", "monthly": "500.00"}, "fallbacks": [],
+        "warnings": []}
+
+
+def test_deny_answer_for_an_unknown_or_bad_credential(secret, live_row):
+    live_row()
+    response = api("gvk_live_" + "0" * 38).post("/api/v1/decisions", BODY, format="json")
+    assert response.status_code == 401  # not even a well-formed key
+    response = api(secret).post("/api/v1/decisions", {**BODY, "environment": "staging"},
+                                format="json")
+    assert response.json()["decision"] == "deny"
+    assert response.json()["reasons"] == ["wrong_environment"]
+
+
+def test_personal_tokens_sessions_and_no_header_get_no_decisions(personas, people, live_row):
+    live_row()
+    user = personas["owner"].user
+    _, personal = org_services.personal_token_create(user=user, name="script", days=30)
+    assert api(personal).post("/api/v1/decisions", BODY, format="json").status_code == 401
+    session = APIClient()
+    session.force_login(user)
+    assert session.post("/api/v1/decisions", BODY, format="json").status_code == 401
+    assert api().post("/api/v1/decisions", BODY, format="json").status_code == 401
+
+
+def test_bad_bodies_get_field_level_errors(secret):
+    response = api(secret).post("/api/v1/decisions", {"model": "", "action": "fly"},
+                                format="json")
+    assert response.status_code == 400
+    assert set(response.json()) == {"model", "action", "data_class", "environment"}
+    response = api(secret).post("/api/v1/decisions/batch", {"requests": []}, format="json")
+    assert response.status_code == 400 and "requests" in response.json()
+    response = api(secret).post("/api/v1/decisions/batch",
+                                {"requests": [BODY] * (MAX_BATCH + 1)}, format="json")
+    assert response.status_code == 400 and "requests" in response.json()
+
+
+def test_batch_answers_in_order(secret, live_row):
+    live_row()
+    response = api(secret).post("/api/v1/decisions/batch", {"requests": [
+        BODY, {**BODY, "action": "embeddings"}, {**BODY, "model": "openai/gpt-chat"}]},
+        format="json")
+    assert response.status_code == 200
+    assert [d["reasons"] for d in response.json()["decisions"]] == [
+        ["allow"], ["no_matching_row"], ["allow"]]
+
+
+def test_another_orgs_key_never_sees_this_orgs_rows(org_b, live_row, secret):
+    live_row()
+    admin = MembershipFactory(org=org_b, role="owner")
+    project = ProjectFactory(org=org_b)
+    env = project.environments.get(tier="production")
+    caller = CallerFactory(project=project, owner=admin)
+    make_entry(make_snapshot(org_b), "gpt-chat")
+    _, other_secret = make_key(org_b, admin, env, caller)
+    response = api(other_secret).post("/api/v1/decisions", BODY, format="json")
+    assert response.json()["reasons"] == ["no_matching_row"]
+    assert api(secret).post("/api/v1/decisions", BODY, format="json").json()["decision"] == \
+        "allow"
+
+
+def test_python_client_against_a_live_server(live_server, secret, live_row):
+    row = live_row()
+    decision = client.decide(live_server.url, secret, model="gpt-chat", action="chat",
+                             data_class="internal", environment="production")
+    assert decision.allow and decision.row == str(row.public_id)
+    assert decision.remaining_budget == {"daily": "40.00", "monthly": "500.00"}
+    batch = client.decide_batch(live_server.url, secret, [
+        {**BODY, "data_class": "customer_pii"}, BODY])
+    assert [d.allow for d in batch] == [False, True]
+    with pytest.raises(client.DecisionError, match="401"):
+        client.decide(live_server.url, "nope", model="m", action="chat",
+                      data_class="internal", environment="production")
+    with pytest.raises(client.DecisionError, match="did not answer"):
+        client.decide("http://127.0.0.1:9", secret, model="m", action="chat",
+                      data_class="internal", environment="production", timeout=0.5)

@@ -17,6 +17,7 @@ urlpatterns = [
     # Before orgs.urls, whose "Not built yet" placeholder for keys/ it replaces.
     path("o/<slug:org_slug>/", include("projects.urls")),
     path("api/v1/", include("evidence.api_urls")),
+    path("api/v1/", include("approvals.api_urls")),
     # Before orgs.urls, whose "Not built yet" placeholder for catalog/ it replaces.
     path("o/<slug:org_slug>/catalog/", include("evidence.urls")),
     path("", include("orgs.urls")),

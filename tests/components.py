@@ -11,6 +11,7 @@ worker started by `celery_worker_process` uses the same prefix, so its tasks, an
 workers that /healthz sees, are this session's only.
 """
 
+import json
 import os
 import signal
 import subprocess
@@ -210,6 +211,55 @@ def celery_worker_process(transactional_db, tmp_path, worker_id):
         celery_app.conf.task_always_eager = eager
         # Shown by pytest when the test fails.
         print(f"--- celery worker {name} log ---\n{worker.log()[-8000:]}")
+
+
+class DjangoProcess:
+    """A second OS process running `script` (Django set up, on this test's database and
+    environment, cache key prefix included) that answers one JSON line per line it is
+    sent. Cross-process tests use it to prove a change reaches another worker."""
+
+    def __init__(self, script: str, *, name: str, env: dict | None = None):
+        self.name = name
+        full_env = {**os.environ, "DATABASE_URL": _test_database_url(),
+                    "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", script], cwd=settings.BASE_DIR, env=full_env, text=True,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert self._read() == {"ready": True}
+
+    def _read(self):
+        line = self.process.stdout.readline()
+        if not line:
+            pytest.fail(f"The {self.name} process died: {self.process.stderr.read()[-3000:]}")
+        return json.loads(line)
+
+    def ask(self, line: str):
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+        return self._read()
+
+    def stop(self):
+        self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+def require_shared_cache():
+    """Fail (never skip) unless the cache is a reachable Redis shared by processes."""
+    from django.core.cache import cache
+
+    backend = settings.CACHES["default"]["BACKEND"]
+    if not backend.endswith("RedisCache"):
+        pytest.fail(f"Cross-process invalidation needs a shared cache, not {backend}. Set "
+                    "CACHE_URL=redis://127.0.0.1:6379/N (bin/test does).")
+    try:
+        cache.set("tests:ping", 1, 5)
+    except Exception as exc:
+        pytest.fail(f"The cache at CACHE_URL is not reachable ({type(exc).__name__}). Start "
+                    "Redis on 127.0.0.1:6379 (bin/test starts it when it can).")
 
 
 def wait_for(condition, *, timeout: float = 15.0, interval: float = 0.1, message: str = ""):

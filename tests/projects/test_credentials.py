@@ -2,15 +2,9 @@
 lookup for a miss), throttled last-used writes, and revocation seen on the very next
 request by another OS process that had the key cached."""
 
-import json
-import os
-import subprocess
-import sys
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
-from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
@@ -18,7 +12,7 @@ from projects import credentials, keys
 from projects.credentials import FailureReason, Resolved, resolve_credential
 from projects.models import ApiKey
 from projects.secrets import TEST, new_secret
-from tests.components import _test_database_url
+from tests.components import DjangoProcess, require_shared_cache
 from tests.projects.conftest import make_key
 
 
@@ -115,51 +109,11 @@ for line in sys.stdin:
 """
 
 
-def _require_shared_cache():
-    backend = settings.CACHES["default"]["BACKEND"]
-    if not backend.endswith("RedisCache"):
-        pytest.fail(f"Cross-process revocation needs a shared cache, not {backend}. Set "
-                    "CACHE_URL=redis://127.0.0.1:6379/N (bin/test does).")
-    try:
-        cache.set("projects:test:ping", 1, 5)
-    except Exception as exc:
-        pytest.fail(f"The cache at CACHE_URL is not reachable ({type(exc).__name__}). Start "
-                    "Redis on 127.0.0.1:6379 (bin/test starts it when it can).")
-
-
-class Resolver:
-    def __init__(self):
-        env = {**os.environ, "DATABASE_URL": _test_database_url(), "PYTHONUNBUFFERED": "1",
-               "TEST_GENERATION_KEY": credentials.GENERATION_KEY}
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", RESOLVER], cwd=settings.BASE_DIR, env=env, text=True,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        assert self._read() == {"ready": True}
-
-    def _read(self):
-        line = self.process.stdout.readline()
-        if not line:
-            pytest.fail(f"The resolver process died: {self.process.stderr.read()[-3000:]}")
-        return json.loads(line)
-
-    def resolve(self, secret):
-        self.process.stdin.write(secret + "\n")
-        self.process.stdin.flush()
-        return self._read()
-
-    def stop(self):
-        self.process.stdin.close()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
-
-
 @pytest.fixture
 def resolver_process(transactional_db):
-    _require_shared_cache()
-    resolver = Resolver()
+    require_shared_cache()
+    resolver = DjangoProcess(RESOLVER, name="resolver",
+                             env={"TEST_GENERATION_KEY": credentials.GENERATION_KEY})
     yield resolver
     resolver.stop()
 
@@ -170,21 +124,21 @@ def test_revocation_and_rotation_reach_another_process_on_its_next_request(
     key, secret = make_key(org_a, owner, envs["production"], caller_a)
     other, other_secret = make_key(org_a, owner, envs["development"], caller_a)
 
-    assert resolver_process.resolve(secret) == {"ok": True, "reason": None, "queries": 2}
+    assert resolver_process.ask(secret) == {"ok": True, "reason": None, "queries": 2}
     # Cached in the other process: no query at all.
-    assert resolver_process.resolve(secret)["queries"] == 0
-    assert resolver_process.resolve(other_secret)["ok"]
-    assert resolver_process.resolve(other_secret)["queries"] == 0
+    assert resolver_process.ask(secret)["queries"] == 0
+    assert resolver_process.ask(other_secret)["ok"]
+    assert resolver_process.ask(other_secret)["queries"] == 0
 
     keys.key_revoke(org=org_a, actor=owner, key=key, reason="compromised")
-    assert resolver_process.resolve(secret) == {"ok": False, "reason": "revoked", "queries": 1}
+    assert resolver_process.ask(secret) == {"ok": False, "reason": "revoked", "queries": 1}
 
     keys.key_rotate(org=org_a, actor=owner, key=ApiKey.objects.get(pk=other.pk),
                     overlap_seconds=0)
-    assert resolver_process.resolve(other_secret)["reason"] == "expired"
+    assert resolver_process.ask(other_secret)["reason"] == "expired"
     # The rotation dropped that process's cache once more; then "revoked" is cached too.
-    assert resolver_process.resolve(secret) == {"ok": False, "reason": "revoked", "queries": 1}
-    assert resolver_process.resolve(secret) == {"ok": False, "reason": "revoked", "queries": 0}
+    assert resolver_process.ask(secret) == {"ok": False, "reason": "revoked", "queries": 1}
+    assert resolver_process.ask(secret) == {"ok": False, "reason": "revoked", "queries": 0}
     assert connection.vendor == "postgresql"
 
 

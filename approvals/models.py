@@ -29,8 +29,15 @@ MAX_RENEWAL_DAYS = 90
 DEFAULT_ALERT_THRESHOLDS = (50, 80, 100)
 
 
+DEFAULT_REMINDER_DAYS = (30, 14, 7, 1)
+
+
 def default_alert_thresholds():
     return list(DEFAULT_ALERT_THRESHOLDS)
+
+
+def default_reminder_days():
+    return list(DEFAULT_REMINDER_DAYS)
 
 
 class DataClass(models.TextChoices):
@@ -290,6 +297,143 @@ class DenyRule(models.Model):
     def __str__(self):
         parts = [self.model_id, self.action, self.data_class]
         return "deny " + " / ".join(p for p in parts if p)
+
+class RowEvidence(models.Model):
+    """An evidence item attached to a row: the link between a fact (evidence/) and the
+    approval it supports. One item may support several rows (one catalog row, two
+    environments); removing the link never deletes the item."""
+
+    org = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="+")
+    row = models.ForeignKey(PolicyRow, on_delete=models.PROTECT, related_name="evidence_links")
+    item = models.ForeignKey("evidence.EvidenceItem", on_delete=models.PROTECT,
+                             related_name="+")
+    attached_by = models.ForeignKey("orgs.Membership", null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="+")
+    attached_at = models.DateTimeField(default=timezone.now)
+
+    objects = OrgScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["attached_at"]
+        constraints = [models.UniqueConstraint(fields=["row", "item"],
+                                               name="rowevidence_once_per_row")]
+        indexes = [models.Index(fields=["org", "row"])]
+
+    def __str__(self):
+        return f"{self.item_id} on {self.row_id}"
+
+
+class RenewalReview(models.Model):
+    """The renewal checklist of one row (the seed's "What To Review Before Renewal"): each
+    area answered with a note and optional evidence, then an outcome. `answers` is
+    {area: {"ok": bool, "note": str, "evidence": "<item public id>" | null}}."""
+
+    class Area(models.TextChoices):
+        MODEL_IDENTITY = "model_identity", "Model identity"
+        DATA_SCOPE = "data_scope", "Data scope"
+        USAGE_AND_COST = "usage_and_cost", "Usage and cost"
+        FEATURE_BEHAVIOUR = "feature_behaviour", "Feature behaviour"
+        FALLBACK = "fallback", "Fallback"
+
+    class Outcome(models.TextChoices):
+        RENEW = "renew", "Renew"
+        REWORK = "rework", "Rework"
+        REVOKE = "revoke", "Revoke"
+
+    org = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="+")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    row = models.ForeignKey(PolicyRow, on_delete=models.PROTECT, related_name="renewal_reviews")
+    row_version = models.PositiveIntegerField()
+    answers = models.JSONField(default=dict)
+    outcome = models.CharField(max_length=8, choices=Outcome.choices, blank=True)
+    proposed_renewal_date = models.DateField(null=True, blank=True)
+    comment = models.TextField(blank=True)
+    created_by = models.ForeignKey("orgs.Membership", null=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    decided_by = models.ForeignKey("orgs.Membership", null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OrgScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(
+            fields=["row"], condition=models.Q(decided_at__isnull=True),
+            name="renewalreview_one_open_per_row")]
+        indexes = [models.Index(fields=["org", "row"])]
+
+    def __str__(self):
+        return f"Renewal review of {self.row_id} ({self.outcome or 'open'})"
+
+
+class ApprovalSettings(models.Model):
+    """Per-org settings of the approval matrix; a missing row means the product defaults
+    (approvals.selectors.approval_settings_get returns an unsaved default)."""
+
+    class DecisionLog(models.TextChoices):
+        OFF = "off", "Off"
+        SAMPLED = "sampled", "Sampled"
+        FULL = "full", "Every decision"
+
+    org = models.OneToOneField("orgs.Organization", on_delete=models.PROTECT, related_name="+")
+    max_renewal_days = models.PositiveIntegerField(
+        default=MAX_RENEWAL_DAYS, help_text="The longest a production row may go between "
+                                            "renewals.")
+    reminder_days = models.JSONField(default=default_reminder_days, help_text=(
+        "Days before a row's renewal date on which its owners are reminded."))
+    expiry_grace_days = models.PositiveIntegerField(default=0, help_text=(
+        "Days after the renewal date before an unrenewed row expires."))
+    decision_log = models.CharField(max_length=8, choices=DecisionLog.choices,
+                                    default=DecisionLog.SAMPLED)
+    decision_log_sample_percent = models.PositiveIntegerField(default=10)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = OrgScopedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.CheckConstraint(
+            condition=models.Q(decision_log_sample_percent__lte=100),
+            name="approvalsettings_sample_percent")]
+
+    def __str__(self):
+        return f"Approval settings of {self.org_id}"
+
+
+class DecisionRecord(models.Model):
+    """One logged answer of the decision service (approvals/decisions/log.py writes these
+    in buffered batches, off the hot path). Append-only; no foreign keys, so a burst of
+    writes never locks rows that the matrix edits, and a record outlives its row."""
+
+    org = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="+",
+                            db_constraint=False)
+    decided_at = models.DateTimeField()
+    allowed = models.BooleanField()
+    reasons = models.JSONField(default=list)
+    row_public_id = models.UUIDField(null=True, blank=True)
+    rule_public_id = models.UUIDField(null=True, blank=True)
+    credential_kind = models.CharField(max_length=16, blank=True)
+    credential_public_id = models.UUIDField(null=True, blank=True)
+    project_id = models.BigIntegerField(null=True, blank=True)
+    environment_id = models.BigIntegerField(null=True, blank=True)
+    caller_id = models.BigIntegerField(null=True, blank=True)
+    model = models.CharField(max_length=300)
+    action = models.CharField(max_length=32)
+    data_class = models.CharField(max_length=32)
+    environment = models.CharField(max_length=64)
+    sampled = models.BooleanField(default=False)
+
+    objects = OrgScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-decided_at"]
+        indexes = [models.Index(fields=["org", "-decided_at"]),
+                   models.Index(fields=["org", "row_public_id", "-decided_at"])]
+
+    def __str__(self):
+        return f"{'allow' if self.allowed else 'deny'} {self.model} {self.action}"
+
 
 # The decision service's spend counters (approvals/decisions/): imported so the app
 # registry finds them under this app.

@@ -184,3 +184,84 @@ class ImportJob(models.Model):
         if self.status == self.Status.SUCCEEDED:
             return 100
         return int(100 * self.progress / self.total) if self.total else 0
+
+
+def evidence_upload_to(item, filename: str) -> str:
+    # Files live under the org and the item's own id: no user-chosen path, no clash.
+    suffix = "".join(c for c in filename.rsplit(".", 1)[-1][:10] if c.isalnum()) \
+        if "." in filename else "bin"
+    return f"evidence/{item.org_id}/{item.public_id}.{suffix or 'bin'}"
+
+
+class EvidenceItem(models.Model):
+    """One typed artifact that proves part of an approval: a file (hashed), a URL, or
+    structured content (a smoke-test result, a catalog row). Evidence is a fact: it knows
+    nothing of policy rows; approvals.RowEvidence links items to the rows they close.
+
+    review_status starts pending; a reviewer accepts or rejects it. An item past valid_until
+    is expired whatever its review (see is_expired)."""
+
+    class Kind(models.TextChoices):
+        CATALOG_ROW = "catalog_row", "Catalog row"
+        SMOKE_TEST = "smoke_test", "Route smoke test"
+        USAGE_ROW = "usage_row", "Usage row"
+        BILLING_ROW = "billing_row", "Billing row"
+        AUDIT_EXTRACT = "audit_extract", "Audit log extract"
+        ROLLBACK_TEST = "rollback_test", "Rollback test"
+        DPA_SCOPE = "dpa_scope", "DPA or contract scope"
+        RETENTION = "retention", "Retention setting"
+        LOGGING_SCOPE = "logging_scope", "Logging scope"
+        REDACTION_RULE = "redaction_rule", "Redaction rule"
+        SECURITY_REVIEW = "security_review", "Security review note"
+        QUOTA_EXPORT = "quota_export", "Quota export"
+
+    class Review(models.TextChoices):
+        PENDING = "pending", "Pending review"
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+
+    org = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="+")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    title = models.CharField(max_length=200)
+    # For a smoke test: the action it exercised (evidence.families.Action), so the
+    # checklist can ask for one passed test per allowed action.
+    action = models.CharField(max_length=32, blank=True)
+    file = models.FileField(upload_to=evidence_upload_to, blank=True, max_length=300)
+    file_name = models.CharField(max_length=255, blank=True)
+    file_size = models.PositiveBigIntegerField(null=True, blank=True)
+    content_type = models.CharField(max_length=100, blank=True)
+    url = models.URLField(max_length=500, blank=True)
+    content = models.JSONField(default=dict, blank=True)
+    # SHA-256 of the file's bytes, or of the canonical JSON of `content` (and the URL).
+    sha256 = models.CharField(max_length=64)
+    collector = models.ForeignKey("orgs.Membership", null=True, blank=True,
+                                  on_delete=models.SET_NULL, related_name="+")
+    # Who collected it, kept when the member leaves; "system" for automatic collection.
+    collector_label = models.CharField(max_length=254)
+    collected_at = models.DateTimeField(default=timezone.now)
+    valid_until = models.DateField(null=True, blank=True)
+    review_status = models.CharField(max_length=16, choices=Review.choices,
+                                     default=Review.PENDING)
+    reviewed_by = models.ForeignKey("orgs.Membership", null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="+")
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_comment = models.TextField(blank=True)
+    # Revisions: a new upload of the same artifact points at the item it replaces.
+    supersedes = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT,
+                                      related_name="superseded_by")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = OrgScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-collected_at"]
+        indexes = [models.Index(fields=["org", "kind"]),
+                   models.Index(fields=["org", "valid_until"])]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.title}"
+
+    def is_expired(self, today=None) -> bool:
+        today = today or timezone.localdate()
+        return self.valid_until is not None and self.valid_until < today

@@ -20,6 +20,7 @@ urlpatterns = [
     path("api/v1/", include("approvals.api_urls")),
     # Before orgs.urls, whose "Not built yet" placeholder for catalog/ it replaces.
     path("o/<slug:org_slug>/catalog/", include("evidence.urls")),
+    path("o/<slug:org_slug>/", include("approvals.urls")),
     path("", include("orgs.urls")),
     path("o/<slug:org_slug>/settings/webhooks/", include("orgs.webhooks.urls")),
     path("o/<slug:org_slug>/notifications/", include("orgs.notifications.urls")),

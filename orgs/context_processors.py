@@ -4,8 +4,8 @@ SECTIONS = [
     # (label, url name, built?) — the product's sections, in workflow order.
     ("Dashboard", "orgs:dashboard", True),
     ("Projects", "projects:project_list", True),
-    ("Requests", "orgs:section_requests", False),
-    ("Matrix", "orgs:section_matrix", False),
+    ("Requests", "approvals:request_list", True),
+    ("Matrix", "approvals:matrix", True),
     ("Catalog", "evidence:catalog_list", True),
     ("Evidence", "orgs:section_evidence", False),
     ("Keys", "projects:key_list", True),

@@ -15,20 +15,6 @@ RECENT_EVENTS = 8
 
 # Placeholder sections: (title, what it will do, where it sits in the workflow).
 SECTIONS = {
-    "requests": (
-        "Access requests",
-        "App owners will file requests here: the models, endpoint type, actions, data classes, "
-        "environment, quota and business reason, in a form that explains each field. "
-        "Platform engineers then screen each request against the current catalog.",
-        "request → screen",
-    ),
-    "matrix": (
-        "Approval matrix",
-        "One row per approved combination of project, environment, caller, credential, models, "
-        "actions and data classes, with quota, spend, routing, owners, renewal date and "
-        "sign-offs by security, finance and the app owner.",
-        "approve → monitor → renew or revoke",
-    ),
     "catalog": (
         "Model catalog",
         "Dated snapshots of the provider or gateway catalog: models, endpoint families, "

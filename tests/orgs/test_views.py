@@ -48,8 +48,6 @@ PAGES = [
     ("org_settings", ALL),
     ("audit_list", AUDIT_READERS),
     ("audit_export", AUDIT_EXPORTERS),
-    ("section_requests", ALL),
-    ("section_matrix", ALL),
     ("section_catalog", ALL),
     ("section_evidence", ALL),
     ("section_keys", ALL),
@@ -94,9 +92,9 @@ def test_dashboard_hides_audit_events_without_audit_read(client, personas):
 
 
 def test_placeholder_section_says_it_is_not_built(client, owner):
-    response = login(client, owner).get(org_url("section_matrix"))
+    response = login(client, owner).get(org_url("section_evidence"))
     assert b"Not built yet" in response.content
-    assert b"Approval matrix" in response.content
+    assert b"Evidence" in response.content
 
 
 def test_layout_lists_my_orgs_and_sections(client, owner):

@@ -1,0 +1,46 @@
+"""Pages of the approval matrix, under /o/<org_slug>/. One POST-only URL per state change
+(STYLE.md rule 15); htmx posts to the same URLs."""
+
+from django.urls import path
+
+from approvals.views import decisions, evidence, matrix, renewal, requests, rows, settings
+
+app_name = "approvals"
+
+ROW = "matrix/<uuid:public_id>/"
+
+urlpatterns = [
+    # Filing and editing requests (views/requests.py).
+    path("requests/", requests.request_list, name="request_list"),
+    path("requests/new/", requests.request_create, name="request_create"),
+    path("requests/validate/", requests.request_validate, name="request_validate"),
+    path("requests/models/", requests.model_search, name="model_search"),
+    path(ROW + "edit/", requests.request_edit, name="row_edit"),
+    # The matrix, its exports, the lint report and deny rules (views/matrix.py).
+    path("matrix/", matrix.matrix, name="matrix"),
+    path("matrix/export.csv", matrix.matrix_export_csv, name="matrix_export_csv"),
+    path("matrix/export.xlsx", matrix.matrix_export_xlsx, name="matrix_export_xlsx"),
+    path("lint/", matrix.lint_report, name="lint"),
+    path("deny-rules/", matrix.deny_rule_list, name="deny_rule_list"),
+    path("deny-rules/new/", matrix.deny_rule_create, name="deny_rule_create"),
+    path("deny-rules/<uuid:public_id>/deactivate/", matrix.deny_rule_deactivate,
+         name="deny_rule_deactivate"),
+    # One row: its page, workflow moves, sign-offs, reviewers, inbox (views/rows.py).
+    path("inbox/", rows.inbox, name="inbox"),
+    path(ROW, rows.row_detail, name="row_detail"),
+    *[path(ROW + f"{verb.replace('_', '-')}/", rows.row_move, {"verb": verb},
+           name=f"row_{verb}") for verb in rows.MOVES],
+    path(ROW + "sign/", rows.row_sign, name="row_sign"),
+    path(ROW + "reviewers/", rows.row_reviewer_grant, name="row_reviewer_grant"),
+    # Evidence on a row (views/evidence.py).
+    path(ROW + "evidence/", evidence.row_evidence_attach, name="row_evidence_attach"),
+    path(ROW + "evidence/<uuid:item_id>/review/", evidence.row_evidence_review,
+         name="row_evidence_review"),
+    path(ROW + "evidence/<uuid:item_id>/download/", evidence.evidence_download,
+         name="evidence_download"),
+    # Renewal review (views/renewal.py).
+    path(ROW + "renewal/", renewal.renewal_review, name="renewal_review"),
+    # Approval settings and the decision log (views/settings.py, views/decisions.py).
+    path("settings/approvals/", settings.approval_settings, name="settings"),
+    path("decisions/", decisions.decision_log, name="decision_log"),
+]

@@ -2,12 +2,18 @@
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 
 from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
 
-from approvals.models import DenyRule, PolicyRow, SignOff
+from approvals.decisions.engine import period_keys
+from approvals.decisions.models import SpendCounter
+from approvals.models import DenyRule, PolicyRow, RowEvidence, SignOff
 from approvals.permissions import grants_of, sign_refusal
 from approvals.workflow import Status
+from evidence.models import CatalogEntry
+from orgs.audit import AuditEvent
 from orgs.scoping import get_for_org_or_404
 
 _ROW_RELATED = ("project", "environment", "caller", "requested_by__user", "app_owner__user")
@@ -78,3 +84,109 @@ def deny_rule_list(*, org, active: bool | None = True) -> QuerySet[DenyRule]:
     if active is not None:
         qs = qs.filter(active=active)
     return qs.order_by("-created_at")
+
+
+# --- One row's page (views/rows.py) --------------------------------------------------------
+
+_PAGE_RELATED = (*_ROW_RELATED, "api_key", "workload_identity", "fallback_row__caller",
+                 "fallback_row__environment", "engineering_owner__user",
+                 "finance_owner__user", "evidence_owner__user", "cutoff_owner__user")
+# The timeline shows the newest events of a row; older ones stay in the audit log.
+TIMELINE_LIMIT = 200
+
+
+def row_page_get(*, org, public_id) -> PolicyRow:
+    """One row of org (404 when missing or foreign) with everything its page shows, in
+    three queries: the row with its credential, fallback and owners; its models with their
+    catalog snapshot; all its signatures (live and voided), oldest first."""
+    qs = PolicyRow.objects.select_related(*_PAGE_RELATED).prefetch_related(
+        Prefetch("approved_models", queryset=CatalogEntry.objects.select_related("snapshot")
+                 .order_by("platform", "model_id")),
+        Prefetch("signoffs", queryset=SignOff.objects.order_by("signed_at", "pk")))
+    return get_for_org_or_404(qs, org, public_id=public_id)
+
+
+def row_spend(*, org, row: PolicyRow, now: datetime | None = None) -> dict:
+    """Today's and this month's spend of row (UTC, USD) from its spend counters, against
+    its daily cap and monthly budget (one query)."""
+    day, month = period_keys(now or timezone.now())
+    amounts = dict(SpendCounter.objects.for_org(org).filter(
+        row=row, period_key__in=(day, month)).values_list("period_key", "amount"))
+    spent_day, spent_month = amounts.get(day, Decimal(0)), amounts.get(month, Decimal(0))
+    budget = row.monthly_budget or Decimal(0)
+    return {"day": spent_day, "month": spent_month, "month_key": month,
+            "month_percent": int(spent_month * 100 / budget) if budget else None,
+            "day_percent": int(spent_day * 100 / row.daily_cap) if row.daily_cap else None}
+
+
+# Audit actions of a row in the page's words; anything else shows its action name.
+EVENT_TITLES = {
+    "approval.created": "Requested", "approval.updated": "Edited",
+    "approval.submitted": "Submitted for review", "approval.screened": "Screened",
+    "approval.testing_started": "Testing started", "approval.evidence_started":
+    "Evidence collection started", "approval.sent_to_review": "Sent to review",
+    "approval.signed": "Signed", "approval.changes_requested": "Changes requested",
+    "approval.rejected": "Rejected", "approval.renewal_due": "Renewal due",
+    "approval.renewed": "Renewed", "approval.suspended": "Suspended",
+    "approval.resumed": "Resumed", "approval.revoked": "Revoked",
+    "approval.expired": "Expired", "approval.reviewer_granted": "Reviewer named",
+}
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    kind: str  # "event", "signoff" or "evidence"
+    title: str
+    actor: str
+    detail: str = ""
+    voided: str = ""  # a voided signature's reason
+
+
+def _event_detail(changes: dict) -> str:
+    parts = []
+    if status := changes.get("status"):
+        labels = [Status(s).label if s in Status.values else (s or "") for s in status]
+        parts.append(" → ".join(labels))
+    for name in ("comment", "reason"):
+        if value := (changes.get(name) or [None, None])[1]:
+            parts.append(f"{name.capitalize()}: {value}")
+    if role := changes.get("role"):
+        decision = (changes.get("decision") or [None, ""])[1]
+        parts.append(f"{role[1]} {decision}".replace("_", " ").strip())
+    if reviewer := changes.get("reviewer"):
+        parts.append(f"Reviewer {reviewer[1]}")
+    if version := changes.get("version"):
+        parts.append(f"Version {version[0]} → {version[1]}")
+    if voided := (changes.get("voided_signoffs") or [None, None])[1]:
+        parts.append(f"{voided} sign-off{'s' if voided != 1 else ''} voided")
+    return ". ".join(parts)
+
+
+def _signoff_entry(s: SignOff) -> TimelineEntry:
+    title = f"{s.get_role_display()} {'approved' if s.decision == 'approve' else 'rejected'}" \
+            f" version {s.row_version}"
+    return TimelineEntry(at=s.signed_at, kind="signoff", title=title, actor=s.signer_label,
+                         detail=s.comment, voided=s.void_reason if s.voided_at else "")
+
+
+def row_timeline(*, org, row: PolicyRow) -> list[TimelineEntry]:
+    """What happened to row, newest first: its audit events (the newest TIMELINE_LIMIT),
+    its signatures (live and voided) and its evidence attachments. Two queries whatever
+    their number (events; evidence links with their items); the signatures come from the
+    row's prefetch (row_page_get)."""
+    events = (AuditEvent.objects.for_org(org)
+              .filter(object_type=PolicyRow._meta.model_name, object_id=str(row.public_id))
+              .order_by("-seq")[:TIMELINE_LIMIT])
+    entries = [TimelineEntry(at=e.created_at, kind="event",
+                             title=EVENT_TITLES.get(e.action, e.action),
+                             actor=e.actor_label or "system", detail=_event_detail(e.changes))
+               for e in events]
+    entries += [_signoff_entry(s) for s in row.signoffs.all()]
+    links = RowEvidence.objects.for_org(org).filter(row=row).select_related(
+        "item", "attached_by__user")
+    entries += [TimelineEntry(
+        at=link.attached_at, kind="evidence", title=f"Evidence attached: {link.item.title}",
+        actor=link.attached_by.user.email if link.attached_by else "system",
+        detail=link.item.get_kind_display()) for link in links]
+    return sorted(entries, key=lambda e: e.at, reverse=True)

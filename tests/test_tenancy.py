@@ -41,6 +41,16 @@ def fill(route, values):
     return "/" + PARAM.sub(lambda m: values[m.group(2)], route)
 
 
+def policy_row(org, project, caller, owner):
+    """A bare policy row (the row pages take its UUID); the services are tested elsewhere."""
+    from approvals.models import PolicyRow
+
+    return PolicyRow.objects.create(
+        org=org, project=project, environment=project.environments.first(), caller=caller,
+        business_reason="Tenancy walker", monthly_budget=1, app_owner=owner,
+        requested_by=owner)
+
+
 @pytest.fixture
 def tenants(personas, project_a, caller_a, outsider, project_b, caller_b, org_b):
     invitation_b, _ = invitation_create(org=org_b, actor=outsider, email="x@example.com",
@@ -48,8 +58,10 @@ def tenants(personas, project_a, caller_a, outsider, project_b, caller_b, org_b)
     token_b, _ = personal_token_create(user=outsider.user, name="theirs")
     foreign = [project_b.public_id, caller_b.public_id, outsider.public_id,
                invitation_b.public_id, token_b.public_id,
-               EnvironmentFactory(project=project_b).public_id]
-    own = [project_a.public_id, caller_a.public_id, personas["member"].public_id]
+               EnvironmentFactory(project=project_b).public_id,
+               policy_row(org_b, project_b, caller_b, outsider).public_id]
+    own = [project_a.public_id, caller_a.public_id, personas["member"].public_id,
+           policy_row(project_a.org, project_a, caller_a, personas["member"]).public_id]
     return {"own": [str(u) for u in own], "foreign": [str(u) for u in foreign]}
 
 

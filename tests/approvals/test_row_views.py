@@ -427,3 +427,127 @@ def test_requester_is_not_named_security_reviewer(client, cast, org_a, make_row)
                            {"member": str(cast["requester"].public_id), "role": R.SECURITY})
     assert response.status_code == 400
     assert "The requester cannot review security" in response.content.decode()
+
+
+# --- The sign-off inbox -------------------------------------------------------------------------
+
+
+def clone_rows(row, n, status, *, oldest=None):
+    """n copies of row in `status` (bulk, for the query-count tests), the first the oldest."""
+    oldest = oldest or timezone.now() - timedelta(days=1)
+    skip = {"id", "public_id"}
+    fields = {f.attname: getattr(row, f.attname) for f in PolicyRow._meta.concrete_fields
+              if f.attname not in skip}
+    clones = PolicyRow.objects.bulk_create([
+        PolicyRow(**{**fields, "status": status,
+                     "status_changed_at": oldest + timedelta(seconds=i)}) for i in range(n)])
+    through = PolicyRow.approved_models.through
+    through.objects.bulk_create([through(policyrow_id=c.pk, catalogentry_id=m.pk)
+                                 for c in clones for m in row.approved_models.all()])
+    return clones
+
+
+def inbox_url(org="acme"):
+    return reverse("approvals:inbox", args=[org])
+
+
+def test_inbox_lists_what_waits_for_me_oldest_first(client, cast, org_a, make_row, people):
+    older, newer = make_row(S.IN_REVIEW), make_row(S.IN_REVIEW)
+    PolicyRow.objects.filter(pk=older.pk).update(
+        status_changed_at=timezone.now() - timedelta(days=3))
+    signed = make_row(S.IN_REVIEW)
+    sign(org_a, signed, people, R.SECURITY)
+    make_row(S.EVIDENCE)  # not in review yet
+    login(client, cast["security"])
+    response = client.get(inbox_url())
+    assert response.status_code == 200
+    entries = response.context["entries"]
+    assert [e["item"].row for e in entries] == [older, newer]
+    assert entries[0]["roles"] == ["Security"]
+    body = response.content.decode()
+    assert url("row_detail", older) in body and "3\xa0days" in body
+
+
+def test_inbox_of_the_app_owner_and_of_an_auditor(client, cast, make_row):
+    row = make_row(S.IN_REVIEW)
+    login(client, cast["app_owner"])
+    assert [e["roles"] for e in client.get(inbox_url()).context["entries"]] == [["App owner"]]
+    login(client, cast["requester"])  # the requester signs nothing on their own row
+    assert client.get(inbox_url()).context["entries"] == []
+    login(client, cast["auditor"])
+    response = client.get(inbox_url())
+    assert response.context["entries"] == []
+    assert "Nothing waits for your signature." in response.content.decode()
+    assert row  # still in review, just not theirs to sign
+
+
+def test_outsider_gets_404_on_the_inbox(client, cast):
+    login(client, cast["outsider"])
+    assert client.get(inbox_url()).status_code == 404
+
+
+def test_dashboard_links_the_inbox_with_its_count(client, cast, make_row):
+    make_row(S.IN_REVIEW), make_row(S.IN_REVIEW)
+    login(client, cast["finance"])
+    dashboard = client.get(reverse("orgs:dashboard", args=["acme"])).content.decode()
+    assert f'hx-get="{inbox_url()}?part=link"' in dashboard
+    link = client.get(inbox_url() + "?part=link", HTTP_HX_REQUEST="true")
+    assert link.content.decode().strip() == f'<a href="{inbox_url()}" id="inbox-link">Inbox (2)</a>'
+
+
+# --- Query counts -------------------------------------------------------------------------------
+
+# session, user, membership + org (+ unread count), the org switcher; the row (joined with
+# its credential, fallback and owners), its models, its signatures; the reviewer's grants
+# (in review only); spend counters; the lint snapshot (rows, their models, live signatures,
+# catalog snapshots, current models); audit events; evidence links.
+ROW_PAGE_QUERIES = 16
+
+
+@pytest.mark.parametrize("others", [10, 500])
+def test_row_page_queries_do_not_grow_with_the_matrix(client, cast, make_row, others,
+                                                      django_assert_num_queries):
+    row = make_row(S.IN_REVIEW)
+    clone_rows(row, others, S.ACTIVE)
+    login(client, cast["security"])
+    page(client, row)  # warm the session
+    with django_assert_num_queries(ROW_PAGE_QUERIES):
+        response = page(client, row)
+    assert response.context["sign_roles"] == [R.SECURITY]
+
+
+def test_row_page_queries_do_not_grow_with_signoffs_and_events(
+        client, cast, org_a, make_row, people, django_assert_num_queries):
+    quiet = make_row(S.IN_REVIEW)
+    busy = make_row(S.IN_REVIEW)
+    sign(org_a, busy, people, R.SECURITY)
+    sign(org_a, busy, people, R.FINANCE, SignOff.Decision.REJECT, "Too much.")
+    busy.refresh_from_db()
+    for budget in ("400.00", "300.00", "200.00"):
+        services.row_update(org=org_a, actor=people["requester"], row=busy,
+                            monthly_budget=budget)
+    PolicyRow.objects.filter(pk=busy.pk).update(status=S.IN_REVIEW)
+    busy.refresh_from_db()
+    sign(org_a, busy, people, R.APP_OWNER)
+    login(client, cast["security"])
+    page(client, quiet)
+    for row in (quiet, busy):
+        with django_assert_num_queries(ROW_PAGE_QUERIES):
+            response = page(client, row)
+    assert len(response.context["timeline"]) >= 9
+
+
+# session, user, membership + org (+ unread count), the org switcher; rows in review
+# (joined), their live signatures, the reviewer's grants on them.
+INBOX_QUERIES = 7
+
+
+@pytest.mark.parametrize("waiting", [10, 500])
+def test_inbox_queries_do_not_grow_with_rows(client, cast, make_row, waiting,
+                                             django_assert_num_queries):
+    clone_rows(make_row(S.IN_REVIEW), waiting - 1, S.IN_REVIEW)
+    login(client, cast["security"])
+    client.get(inbox_url())
+    with django_assert_num_queries(INBOX_QUERIES):
+        response = client.get(inbox_url())
+    assert len(response.context["entries"]) == waiting

@@ -151,16 +151,28 @@ def _event_detail(changes: dict) -> str:
     for name in ("comment", "reason"):
         if value := (changes.get(name) or [None, None])[1]:
             parts.append(f"{name.capitalize()}: {value}")
-    if role := changes.get("role"):
-        decision = (changes.get("decision") or [None, ""])[1]
-        parts.append(f"{role[1]} {decision}".replace("_", " ").strip())
     if reviewer := changes.get("reviewer"):
-        parts.append(f"Reviewer {reviewer[1]}")
+        role = (changes.get("role") or [None, ""])[1].replace("_", " ")
+        parts.append(f"{reviewer[1]} signs as {role}")
     if version := changes.get("version"):
         parts.append(f"Version {version[0]} → {version[1]}")
     if voided := (changes.get("voided_signoffs") or [None, None])[1]:
         parts.append(f"{voided} sign-off{'s' if voided != 1 else ''} voided")
-    return ". ".join(parts)
+    return " · ".join(parts)
+
+
+def _event_entry(e: AuditEvent) -> TimelineEntry | None:
+    if e.action == "approval.signed":
+        if "status" not in e.changes:
+            return None  # the signature's own entry (below) says it all
+        # The signature that decided the row: name the move it made.
+        title = "Activated" if e.changes["status"][1] == Status.ACTIVE else "Rejected"
+        return TimelineEntry(at=e.created_at, kind="event", title=f"{title} by the sign-offs",
+                             actor=e.actor_label or "system",
+                             detail=_event_detail({"status": e.changes["status"]}))
+    return TimelineEntry(at=e.created_at, kind="event",
+                         title=EVENT_TITLES.get(e.action, e.action),
+                         actor=e.actor_label or "system", detail=_event_detail(e.changes))
 
 
 def _signoff_entry(s: SignOff) -> TimelineEntry:
@@ -172,16 +184,14 @@ def _signoff_entry(s: SignOff) -> TimelineEntry:
 
 def row_timeline(*, org, row: PolicyRow) -> list[TimelineEntry]:
     """What happened to row, newest first: its audit events (the newest TIMELINE_LIMIT),
-    its signatures (live and voided) and its evidence attachments. Two queries whatever
+    its signatures (live and voided; a signature's audit event shows only when it moved
+    the row) and its evidence attachments. Two queries whatever
     their number (events; evidence links with their items); the signatures come from the
     row's prefetch (row_page_get)."""
     events = (AuditEvent.objects.for_org(org)
               .filter(object_type=PolicyRow._meta.model_name, object_id=str(row.public_id))
               .order_by("-seq")[:TIMELINE_LIMIT])
-    entries = [TimelineEntry(at=e.created_at, kind="event",
-                             title=EVENT_TITLES.get(e.action, e.action),
-                             actor=e.actor_label or "system", detail=_event_detail(e.changes))
-               for e in events]
+    entries = [entry for e in events if (entry := _event_entry(e))]
     entries += [_signoff_entry(s) for s in row.signoffs.all()]
     links = RowEvidence.objects.for_org(org).filter(row=row).select_related(
         "item", "attached_by__user")

@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from approvals import services
 from approvals.decisions.spend import spend_add
-from approvals.models import PolicyRow, SignOff
+from approvals.models import PolicyRow, RowEvidence, SignOff
+from evidence.models import EvidenceItem
 from orgs.audit import AuditEvent
 from tests.approvals.conftest import Counts, make_entry, make_snapshot, sign
 from tests.conftest import login
@@ -391,6 +392,23 @@ def test_timeline_shows_events_signoffs_newest_first(client, cast, org_a, make_r
     assert [e.at for e in timeline] == sorted((e.at for e in timeline), reverse=True)
 
 
+def attach(org, row, actor, title):
+    # Straight to the tables: the evidence upload and its service belong to the checklist.
+    item = EvidenceItem.objects.create(org=org, kind=EvidenceItem.Kind.SMOKE_TEST, title=title,
+                                       sha256="0" * 64, collector=actor,
+                                       collector_label=actor.user.email)
+    return RowEvidence.objects.create(org=org, row=row, item=item, attached_by=actor)
+
+
+def test_timeline_shows_evidence_attachments(client, cast, org_a, make_row, people):
+    row = make_row(S.EVIDENCE)
+    attach(org_a, row, people["owner"], "Chat smoke test 2026-11-30")
+    login(client, cast["auditor"])
+    [entry] = [e for e in page(client, row).context["timeline"] if e.kind == "evidence"]
+    assert entry.title == "Evidence attached: Chat smoke test 2026-11-30"
+    assert (entry.actor, entry.detail) == ("owner@acme.test", "Route smoke test")
+
+
 # --- Naming a reviewer --------------------------------------------------------------------------
 
 
@@ -533,12 +551,14 @@ def test_row_page_queries_do_not_grow_with_signoffs_and_events(
     PolicyRow.objects.filter(pk=busy.pk).update(status=S.IN_REVIEW)
     busy.refresh_from_db()
     sign(org_a, busy, people, R.APP_OWNER)
+    for n in range(3):
+        attach(org_a, busy, people["owner"], f"Evidence {n}")
     login(client, cast["security"])
     page(client, quiet)
     for row in (quiet, busy):
         with django_assert_num_queries(ROW_PAGE_QUERIES):
             response = page(client, row)
-    assert len(response.context["timeline"]) >= 8
+    assert len(response.context["timeline"]) >= 11
 
 
 # session, user, membership + org (+ unread count), the org switcher; rows in review

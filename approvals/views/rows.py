@@ -135,8 +135,8 @@ def _page_context(request, row, *, error_verb=None, move_form=None, sign_form=No
     can_grant = can_grant_reviewer(actor, row)
     context.update(
         row=row, page_error=page_error,
-        form_errors=_form_errors(move_form, MOVE_SPECS.get(error_verb, (0, None))[1],
-                                 sign_form),
+        form_errors=_form_errors(move_form, MOVE_SPECS[error_verb][1] if error_verb
+                                 else None, sign_form),
         moves=_moves(actor, row, context["sign_roles"], error_verb=error_verb,
                      form=move_form),
         can_edit=row.status in EDITABLE and can_edit(actor, row),

@@ -1,7 +1,7 @@
 """Reads for the approval matrix; every queryset is narrowed to one org."""
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from django.db.models import Prefetch, QuerySet
 
@@ -36,10 +36,12 @@ def row_get(*, org, public_id) -> PolicyRow:
     return get_for_org_or_404(qs, org, public_id=public_id)
 
 
-def rows_past_renewal(*, org, today: date) -> QuerySet[PolicyRow]:
-    """Rows the renewal sweep must expire: still in force and past their renewal date."""
-    return PolicyRow.objects.for_org(org).filter(status__in=EXPIRABLE,
-                                                 renewal_date__lt=today).order_by("renewal_date")
+def rows_past_renewal(*, org, today: date, grace_days: int = 0) -> QuerySet[PolicyRow]:
+    """Rows the renewal sweep must expire: still in force and past their renewal date
+    plus grace_days (the org's ApprovalSettings.expiry_grace_days)."""
+    return PolicyRow.objects.for_org(org).filter(
+        status__in=EXPIRABLE, renewal_date__lt=today - timedelta(days=grace_days),
+    ).order_by("renewal_date")
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from approvals.models import DenyRule, PolicyRow, SignOff
 from approvals.permissions import grants_of, sign_refusal
@@ -42,6 +42,17 @@ def rows_past_renewal(*, org, today: date, grace_days: int = 0) -> QuerySet[Poli
     return PolicyRow.objects.for_org(org).filter(
         status__in=EXPIRABLE, renewal_date__lt=today - timedelta(days=grace_days),
     ).order_by("renewal_date")
+
+
+def rows_renewing_soon(*, org, actor, today: date, days: int = 30) -> QuerySet[PolicyRow]:
+    """The dashboard's "due for renewal" list: rows in force that actor owns (app,
+    engineering, finance or evidence owner) or requested, whose renewal date is at most
+    `days` away or already passed, soonest first (one query)."""
+    mine = (Q(app_owner=actor) | Q(engineering_owner=actor) | Q(finance_owner=actor)
+            | Q(evidence_owner=actor) | Q(requested_by=actor))
+    return (PolicyRow.objects.for_org(org).filter(mine, status__in=EXPIRABLE,
+                                                  renewal_date__lte=today + timedelta(days=days))
+            .select_related(*_ROW_RELATED).order_by("renewal_date", "pk"))
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from approvals.decisions.service import clear_local_cache as clear_indexes
 from approvals.decisions.service import decide
 from approvals.jobs import OVERDUE, REMINDER, renewal_scan
 from approvals.models import ApprovalSettings, PolicyRow
-from approvals.selectors import rows_past_renewal
+from approvals.selectors import rows_past_renewal, rows_renewing_soon
 from approvals.services import row_expire, row_renew
 from approvals.tasks import renewal_scan_for_org_task, renewal_scan_task
 from orgs.audit import AuditEvent
@@ -254,3 +254,22 @@ def test_row_expire_refuses_a_row_inside_its_grace_period(org_a, active_row):
     row = row_expire(org=org_a, row=row, today=row.renewal_date + timedelta(days=3),
                      grace_days=2)
     assert row.status == S.EXPIRED
+
+
+def test_the_dashboard_lists_the_rows_a_person_owns_due_within_30_days(
+        org_a, people, active_row, django_assert_num_queries):
+    soon, overdue = active_row(days=30), active_row(days=3)
+    PolicyRow.objects.filter(pk=overdue.pk).update(renewal_date=timezone.localdate()
+                                                   - timedelta(days=1))
+    active_row(days=31)
+    active_row(days=5, status=S.EXPIRED)
+    today = timezone.localdate()
+    for person in ("app_owner", "finance", "requester", "owner"):
+        with django_assert_num_queries(1):  # the rows with their relations
+            rows = list(rows_renewing_soon(org=org_a, actor=people[person], today=today))
+        assert rows == [overdue, soon], person
+    assert list(rows_renewing_soon(org=org_a, actor=people["security"], today=today)) == []
+    for days in (1, 2, 4):
+        active_row(days=days)
+    with django_assert_num_queries(1):  # the same one query at five rows
+        assert len(list(rows_renewing_soon(org=org_a, actor=people["owner"], today=today))) == 5

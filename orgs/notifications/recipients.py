@@ -21,8 +21,9 @@ ROLE_AUDIENCE = {
 EMAIL_BY_DEFAULT = {"security", "key", "billing", "webhook"}
 # Single kinds that email by default in a category that does not: a row's renewal
 # reminders, overdue notice and expiry (approvals/jobs.py) must reach its owners' inbox.
-EMAIL_KINDS_BY_DEFAULT = {"approval.renewal_reminder", "approval.renewal_due",
-                          "approval.renewal_overdue", "approval.expired"}
+# (approval.renewal_due stays in-app: it comes with the first reminder's email.)
+EMAIL_KINDS_BY_DEFAULT = {"approval.renewal_reminder", "approval.renewal_overdue",
+                          "approval.expired"}
 CATEGORY_LABELS = {
     "member": "Members and roles",
     "security": "Security policy and sign-ins",

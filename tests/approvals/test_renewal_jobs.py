@@ -273,3 +273,28 @@ def test_the_dashboard_lists_the_rows_a_person_owns_due_within_30_days(
         active_row(days=days)
     with django_assert_num_queries(1):  # the same one query at five rows
         assert len(list(rows_renewing_soon(org=org_a, actor=people["owner"], today=today))) == 5
+
+
+def test_beat_entries_load_into_django_celery_beat_for_the_admin(settings):
+    from django_celery_beat.models import PeriodicTask
+    from django_celery_beat.schedulers import ModelEntry
+
+    from governance.celery import app
+
+    # What beat's DatabaseScheduler does with each entry when it starts.
+    for name, entry in settings.CELERY_BEAT_SCHEDULE.items():
+        ModelEntry.from_entry(name, app=app, **entry)
+    daily = PeriodicTask.objects.get(name="approvals.renewal_scan")
+    assert (daily.task, daily.crontab.hour, daily.crontab.minute) == (
+        "approvals.renewal_scan", "5", "0")
+    hourly = PeriodicTask.objects.get(name="approvals.renewal_scan.hourly")
+    assert (hourly.interval.every, hourly.interval.period) == (3600, "seconds")
+
+
+def test_the_renewal_due_move_is_in_app_only_as_its_first_reminder_emails(org_a, active_row):
+    active_row(days=30)
+    renewal_scan(org=org_a)
+    event_fan_out(org=org_a)
+    owners = Notification.objects.for_org(org_a).filter(user__email="app-owner@acme.test")
+    assert set(owners.values_list("event__kind", "wants_email")) == {
+        (REMINDER, True), ("approval.renewal_due", False)}

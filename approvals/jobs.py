@@ -114,9 +114,9 @@ def _expire(org, row, today, policy) -> bool:
 def renewal_scan_row(*, org, row: PolicyRow, today: date, policy: Policy,
                      result: ScanResult):
     """The scan's effects on one row, decided and applied under its row lock (so a
-    concurrent scan or a renewal in between is seen): expire past renewal + grace, else
-    the overdue notice past the renewal date, else the due reminder and, within the first
-    mark, the move of an active row to renewal due. Adds to result."""
+    concurrent scan or a renewal in between is seen): expire past renewal + grace; else
+    the overdue notice past the renewal date or the due reminder before it, and the move
+    of an active row within the first mark (or past it) to renewal due. Adds to result."""
     row = lock_row(org, row)
     if row.status not in EXPIRABLE or row.renewal_date is None:
         return
@@ -124,14 +124,16 @@ def renewal_scan_row(*, org, row: PolicyRow, today: date, policy: Policy,
     if left < -policy.grace_days:
         # Expiry is its own notice (approval.expired, to the same people): no overdue first.
         result.expired += _expire(org, row, today, policy)
-    elif left < 0:
+        return
+    if left < 0:
         result.overdue += reminder_send(
             org=org, subject=row, kind=OVERDUE, period=f"overdue:{row.renewal_date}",
             payload=_facts(row, today, policy), severity=Severity.WARNING)
     else:
         result.reminded += _remind(org, row, today, policy)
-        if row.status == Status.ACTIVE and left <= policy.window:
-            result.marked_due += _mark_due(org, row)
+    # Also an active row already past its date (resumed late, or the scan did not run).
+    if row.status == Status.ACTIVE and left <= policy.window:
+        result.marked_due += _mark_due(org, row)
 
 
 def renewal_scan(*, org, today: date | None = None,

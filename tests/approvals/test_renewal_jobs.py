@@ -298,3 +298,15 @@ def test_the_renewal_due_move_is_in_app_only_as_its_first_reminder_emails(org_a,
     owners = Notification.objects.for_org(org_a).filter(user__email="app-owner@acme.test")
     assert set(owners.values_list("event__kind", "wants_email")) == {
         (REMINDER, True), ("approval.renewal_due", False)}
+
+
+def test_an_active_row_found_overdue_in_its_grace_is_marked_due_and_told_once(
+        org_a, active_row):
+    grace(org_a, 3)
+    row = active_row(days=2)
+    with time_machine.travel(at(row.renewal_date + timedelta(days=2)), tick=False):
+        renewal_scan(org=org_a)
+        renewal_scan(org=org_a)
+    assert PolicyRow.objects.get(pk=row.pk).status == S.RENEWAL_DUE
+    assert renewal_events(org_a) == [(OVERDUE, f"overdue:{row.renewal_date}"),
+                                     ("approval.renewal_due", None)]

@@ -1,10 +1,10 @@
 """Reads for the approval matrix; every queryset is narrowed to one org."""
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from approvals.decisions.engine import period_keys
@@ -42,10 +42,23 @@ def row_get(*, org, public_id) -> PolicyRow:
     return get_for_org_or_404(qs, org, public_id=public_id)
 
 
-def rows_past_renewal(*, org, today: date) -> QuerySet[PolicyRow]:
-    """Rows the renewal sweep must expire: still in force and past their renewal date."""
-    return PolicyRow.objects.for_org(org).filter(status__in=EXPIRABLE,
-                                                 renewal_date__lt=today).order_by("renewal_date")
+def rows_past_renewal(*, org, today: date, grace_days: int = 0) -> QuerySet[PolicyRow]:
+    """Rows the renewal sweep must expire: still in force and past their renewal date
+    plus grace_days (the org's ApprovalSettings.expiry_grace_days)."""
+    return PolicyRow.objects.for_org(org).filter(
+        status__in=EXPIRABLE, renewal_date__lt=today - timedelta(days=grace_days),
+    ).order_by("renewal_date")
+
+
+def rows_renewing_soon(*, org, actor, today: date, days: int = 30) -> QuerySet[PolicyRow]:
+    """The dashboard's "due for renewal" list: rows in force that actor owns (app,
+    engineering, finance or evidence owner) or requested, whose renewal date is at most
+    `days` away or already passed, soonest first (one query)."""
+    mine = (Q(app_owner=actor) | Q(engineering_owner=actor) | Q(finance_owner=actor)
+            | Q(evidence_owner=actor) | Q(requested_by=actor))
+    return (PolicyRow.objects.for_org(org).filter(mine, status__in=EXPIRABLE,
+                                                  renewal_date__lte=today + timedelta(days=days))
+            .select_related(*_ROW_RELATED).order_by("renewal_date", "pk"))
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from governance.env import (
@@ -308,6 +309,22 @@ CELERY_BEAT_SCHEDULE = {
     # reminder once per key and mark (orgs/reminders.py), however often this runs.
     "projects.remind_expiring_keys": {
         "task": "projects.remind_expiring_keys",
+        "schedule": 3600.0,
+        "options": {"expires": 3500},
+    },
+    # Daily at 05:00 UTC: the renewal scan of the approval matrix (approvals/tasks.py):
+    # reminders 30/14/7/1 days before a row's renewal date (per org: ApprovalSettings),
+    # renewal due, the overdue notice, expiry after the grace period. Each effect once per
+    # row, kind and period, so the hourly entry below may run it again at no cost.
+    "approvals.renewal_scan": {
+        "task": "approvals.renewal_scan",
+        "schedule": crontab(minute=0, hour=5),
+        "options": {"expires": 3000},
+    },
+    # Hourly, the same scan: catches up within the hour after downtime or a new row that is
+    # already due, and shows a first reminder soon in the zero-setup run (bin/run).
+    "approvals.renewal_scan.hourly": {
+        "task": "approvals.renewal_scan",
         "schedule": 3600.0,
         "options": {"expires": 3500},
     },

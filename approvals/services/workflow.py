@@ -25,6 +25,7 @@ from approvals.services.screening import screen, screening_errors
 from approvals.workflow import Status, target_for
 from orgs.audit import record_event
 from orgs.events import NotificationEvent, event_emit
+from orgs.models import Membership
 
 WARNING = NotificationEvent.Severity.WARNING
 
@@ -194,7 +195,8 @@ def row_mark_renewal_due(*, org, actor, row: PolicyRow) -> PolicyRow:
     if row.renewal_date is None:
         raise ValidationError({"renewal_date": "This row has no renewal date."})
     return move(org=org, actor=actor, row=row, verb="mark_renewal_due",
-                kind="approval.renewal_due", payload={"renewal_date": row.renewal_date})
+                kind="approval.renewal_due", payload={"renewal_date": row.renewal_date,
+                                                      "audience": row_audience(row)})
 
 
 @transaction.atomic
@@ -266,16 +268,30 @@ def row_revoke(*, org, actor, row: PolicyRow, reason: str) -> PolicyRow:
                 severity=WARNING)
 
 
+def row_audience(row: PolicyRow) -> list[int]:
+    """User ids of the people a row's renewal concerns: its app, engineering, finance and
+    evidence owners and its requester (orgs.notifications reads payload["audience"]).
+    One query."""
+    ids = {row.app_owner_id, row.engineering_owner_id, row.finance_owner_id,
+           row.evidence_owner_id, row.requested_by_id} - {None}
+    return sorted(Membership.objects.for_org(row.org_id).filter(pk__in=ids)
+                  .values_list("user_id", flat=True).distinct())
+
+
 @transaction.atomic
-def row_expire(*, org, actor=None, row: PolicyRow, today: date | None = None) -> PolicyRow:
-    """The renewal sweep (actor=None; the jobs issue schedules it) or platform expires a
-    row past its renewal date without renewal: the renewal date is the last day it holds.
-    Audits and emits approval.expired (warning)."""
+def row_expire(*, org, actor=None, row: PolicyRow, today: date | None = None,
+               grace_days: int = 0) -> PolicyRow:
+    """The renewal sweep (actor=None; approvals/jobs.py) or platform expires a row past its
+    renewal date plus grace_days without renewal: the renewal date is the last day it
+    holds, the grace the days a renewal may still come in before the row is gone. Audits
+    and emits approval.expired (warning), to the row's owners too."""
     row = lock_row(org, row)
     _system_or_platform(actor, org, row, "Only platform or the renewal sweep expires rows.")
     target_for(row.status, "expire")
     today = today or timezone.localdate()
-    if row.renewal_date is None or row.renewal_date >= today:
-        raise ValidationError({"renewal_date": "This row is not past its renewal date."})
+    if row.renewal_date is None or row.renewal_date + timedelta(days=grace_days) >= today:
+        raise ValidationError({"renewal_date": "This row is not past its renewal date"
+                                               + (" and grace period." if grace_days else ".")})
     return move(org=org, actor=actor, row=row, verb="expire", kind="approval.expired",
-                payload={"renewal_date": row.renewal_date}, severity=WARNING)
+                payload={"renewal_date": row.renewal_date, "grace_days": grace_days,
+                         "audience": row_audience(row)}, severity=WARNING)

@@ -19,6 +19,11 @@ ROLE_AUDIENCE = {
 }
 # Categories that email by default (the rest are in-app only until a person opts in).
 EMAIL_BY_DEFAULT = {"security", "key", "billing", "webhook"}
+# Single kinds that email by default in a category that does not: a row's renewal
+# reminders, overdue notice and expiry (approvals/jobs.py) must reach its owners' inbox.
+# (approval.renewal_due stays in-app: it comes with the first reminder's email.)
+EMAIL_KINDS_BY_DEFAULT = {"approval.renewal_reminder", "approval.renewal_overdue",
+                          "approval.expired"}
 CATEGORY_LABELS = {
     "member": "Members and roles",
     "security": "Security policy and sign-ins",
@@ -31,6 +36,7 @@ CATEGORY_LABELS = {
 }
 
 
-def default_preference(category: str, severity: str) -> tuple[bool, bool]:
+def default_preference(category: str, severity: str, kind: str = "") -> tuple[bool, bool]:
     """(in_app, email) when a person has not chosen: critical events always email."""
-    return True, category in EMAIL_BY_DEFAULT or severity == "critical"
+    return True, (category in EMAIL_BY_DEFAULT or kind in EMAIL_KINDS_BY_DEFAULT
+                  or severity == "critical")

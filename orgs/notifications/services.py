@@ -35,7 +35,7 @@ def notifications_for_event(*, org, event) -> list[int]:
     for user_id in sorted(user_ids):
         pref = prefs.get(user_id)
         in_app, email = (pref.in_app, pref.email) if pref else \
-            default_preference(category, event.severity)
+            default_preference(category, event.severity, event.kind)
         if in_app or email:
             rows.append(Notification(org=org, user_id=user_id, event=event, wants_email=email,
                                      read_at=None if in_app else timezone.now()))

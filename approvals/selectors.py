@@ -147,15 +147,15 @@ def _matrix_filters(filters: dict, today: date) -> Q:
 
 
 def matrix_order(sort: str | None) -> tuple[str, list]:
-    """The whitelisted sort key ("-" prefix: descending) and its order_by() terms; rows
-    without a renewal date (or daily cap) sort last either way, the primary key breaks
-    ties so pages never overlap."""
+    """The whitelisted sort key ("-" prefix: descending) and its order_by() terms. Rows
+    without a renewal date (or daily cap) sort last either way; ties go by renewal date,
+    then primary key, so pages never overlap."""
     key = (sort or "").removeprefix("-")
     if key not in MATRIX_SORTS:
         sort, key = MATRIX_DEFAULT_SORT, MATRIX_DEFAULT_SORT
     column = F(MATRIX_SORTS[key])
     term = column.desc(nulls_last=True) if sort.startswith("-") else column.asc(nulls_last=True)
-    return sort, [term, "pk"]
+    return sort, [term, F("renewal_date").asc(nulls_last=True), "pk"]
 
 
 def matrix_list(*, org, filters: dict | None = None, today: date | None = None

@@ -75,8 +75,7 @@ def matrix(request):
     sort, _ = selectors.matrix_order(filters.get("sort"))
     context = {"form": form, "page": page, "sort": sort, "query": _query(request, "page"),
                "headers": _sort_headers(request, sort),
-               "lines": _lines(page, selectors.lint_counts(org=request.org)),
-               "export_query": _query(request, "page")}
+               "lines": _lines(page, selectors.lint_counts(org=request.org))}
     template = "approvals/matrix.html"
     return render(request, template + "#matrix_table" if wants_partial(request) else template,
                   context)

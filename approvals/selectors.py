@@ -12,7 +12,7 @@ from django.utils import timezone
 from approvals.lint import ERROR, RULES, Finding, Rule, lint_org, load_snapshot, run
 from approvals.models import DenyRule, PolicyRow, SignOff
 from approvals.permissions import grants_of, sign_refusal
-from approvals.workflow import Status
+from approvals.workflow import FINISHED, Status
 from evidence.models import CatalogEntry
 from orgs.scoping import get_for_org_or_404
 
@@ -141,8 +141,10 @@ def _matrix_filters(filters: dict, today: date) -> Q:
     if owner := filters.get("owner"):
         q &= functools.reduce(operator.or_, (Q(**{f: owner}) for f in _OWNER_FIELDS))
     if filters.get("renewal_within") is not None:
-        # Overdue rows are included: they are the most urgent of all.
-        q &= Q(renewal_date__lte=today + timedelta(days=filters["renewal_within"]))
+        # Overdue rows are included, they are the most urgent of all; revoked and expired
+        # rows never renew, so their old dates are left out.
+        q &= (Q(renewal_date__lte=today + timedelta(days=filters["renewal_within"]))
+              & ~Q(status__in=FINISHED))
     return q
 
 
@@ -164,7 +166,8 @@ def matrix_list(*, org, filters: dict | None = None, today: date | None = None
 
     filters (all optional): project, caller (objects of org), environment (a name or a
     tier), model (text on platform / model id), action, data_class, status (a list),
-    owner (a Membership in any owner role), renewal_within (days from today), sort (a
+    owner (a Membership in any owner role), renewal_within (days from today, overdue
+    included, revoked and expired rows left out), sort (a
     key of MATRIX_SORTS, "-" for descending; default renewal date). Read-only, for anyone
     who reads the matrix. Three queries whatever the row count: the rows with project,
     environment, caller, credential, fallback, requester and owners (one join), their

@@ -175,6 +175,19 @@ def test_each_filter_narrows_the_matrix(client, people, matrix_rows, project_a, 
     assert callers(client, **params) == expected
 
 
+def test_renewal_filter_includes_overdue_rows_but_never_finished_ones(client, people,
+                                                                     make_row, owner,
+                                                                     project_a):
+    yesterday = timezone.localdate() - timedelta(days=1)
+    for name, status in (("overdue", S.ACTIVE), ("revoked", S.REVOKED),
+                         ("expired", S.EXPIRED), ("later", S.ACTIVE)):
+        row = make_row(status, caller=CallerFactory(project=project_a, owner=owner, name=name))
+        if name != "later":
+            PolicyRow.objects.filter(pk=row.pk).update(renewal_date=yesterday)
+    login(client, people["requester"])
+    assert callers(client, renewal_within=7) == ["overdue"]
+
+
 def test_owner_filter_matches_any_owner_role(client, people, matrix_rows):
     login(client, people["requester"])
     assert callers(client, owner=str(matrix_rows["finance_2"].public_id)) == ["batch"]

@@ -111,15 +111,15 @@ def _json_list_has(field: str, value: str) -> Q:
 
 def _model_filter(text: str) -> Q:
     """Rows approving a catalog model whose platform or model id contains text;
-    "platform/model" narrows both. An EXISTS, so rows are never duplicated."""
-    platform, _, model = text.rpartition("/") if "/" in text else ("", "", text)
-    entries = PolicyRow.approved_models.through.objects.filter(policyrow_id=OuterRef("pk"))
-    if platform:
-        entries = entries.filter(catalogentry__platform__icontains=platform.strip(),
-                                 catalogentry__model_id__icontains=model.strip())
-    else:
-        entries = entries.filter(Q(catalogentry__platform__icontains=text)
-                                 | Q(catalogentry__model_id__icontains=text))
+    "platform/model" narrows both (model ids may hold a slash themselves, e.g.
+    openrouter's meta-llama/..., so the whole text also matches the model id). An
+    EXISTS, so rows are never duplicated."""
+    entry = Q(catalogentry__platform__icontains=text) | Q(catalogentry__model_id__icontains=text)
+    platform, _, model = text.partition("/")
+    if model:
+        entry |= Q(catalogentry__platform__icontains=platform.strip(),
+                   catalogentry__model_id__icontains=model.strip())
+    entries = PolicyRow.approved_models.through.objects.filter(entry, policyrow_id=OuterRef("pk"))
     return Q(Exists(entries))
 
 

@@ -59,8 +59,8 @@ def matrix_rows(org_a, project_a, production, staging, owner, people, snapshot, 
              active
     batch:   staging, anthropic/claude-embed, embeddings, customer_pii, renewal in 10 days,
              in review, finance owner = a second finance member
-    stream:  production, openai/gpt-chat, chat_stream only, public, renewal in 30 days,
-             draft
+    stream:  production, openai/gpt-chat and openrouter/meta-llama/Llama-3-70b,
+             chat_stream only, public, renewal in 30 days, draft
     other:   another project's production, openai/gpt-chat, chat, internal, suspended."""
     batch_caller = CallerFactory(project=project_a, owner=owner, name="batch")
     stream_caller = CallerFactory(project=project_a, owner=owner, name="stream")
@@ -76,6 +76,8 @@ def matrix_rows(org_a, project_a, production, staging, owner, people, snapshot, 
                           data_classes=["customer_pii"], finance_owner=finance_2,
                           renewal_date=today + timedelta(days=10)),
         "stream": make_row(caller=stream_caller, allowed_actions=["chat_stream"],
+                           models=[chat_model, make_entry(snapshot, "meta-llama/Llama-3-70b",
+                                                          platform="openrouter")],
                            data_classes=["public"], renewal_date=today + timedelta(days=30)),
         "other": make_row(S.SUSPENDED, project=other_project,
                           environment=other_project.environments.get(tier="production"),
@@ -150,6 +152,8 @@ def test_default_order_is_the_renewal_date(client, people, matrix_rows):
     ({"model": "anthropic"}, ["batch"]),
     ({"model": "openai/gpt-chat"}, ["stream", "support-api", "other"]),
     ({"model": "anthropic/gpt"}, []),
+    ({"model": "router/meta-llama/llama-3"}, ["stream"]),
+    ({"model": "meta-llama/llama"}, ["stream"]),  # a model id with a slash of its own
     ({"action": "chat"}, ["support-api", "other"]),  # chat_stream alone is not chat
     ({"action": "chat_stream"}, ["stream", "support-api"]),
     ({"action": "embeddings"}, ["batch"]),

@@ -1,17 +1,21 @@
 """Reads for the approval matrix; every queryset is narrowed to one org."""
 
+import functools
+import operator
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from approvals.decisions.engine import period_keys
 from approvals.decisions.models import SpendCounter
+from approvals.lint import ERROR, RULES, Finding, Rule, lint_org, load_snapshot, run
 from approvals.models import DenyRule, PolicyRow, RowEvidence, SignOff
 from approvals.permissions import grants_of, sign_refusal
-from approvals.workflow import Status
+from approvals.workflow import FINISHED, Status
 from evidence.models import CatalogEntry
 from orgs.audit import AuditEvent
 from orgs.scoping import get_for_org_or_404
@@ -213,3 +217,150 @@ def row_timeline(*, org, row: PolicyRow) -> list[TimelineEntry]:
         actor=link.attached_by.user.email if link.attached_by else "system",
         detail=link.item.get_kind_display()) for link in links]
     return sorted(entries, key=lambda e: e.at, reverse=True)
+
+
+# --- The matrix page, its exports and the lint report (issue #6 items 7, 8) -------------
+
+_OWNER_FIELDS = ("app_owner", "engineering_owner", "finance_owner", "evidence_owner",
+                 "cutoff_owner")
+# The matrix's sort keys (the ?sort= values) and the columns they order by; anything else
+# falls back to the default, so a crafted ?sort= never reaches order_by().
+MATRIX_SORTS = {
+    "renewal": "renewal_date", "project": "project__name", "environment": "environment__name",
+    "caller": "caller__name", "status": "status", "version": "version",
+    "budget": "monthly_budget", "daily_cap": "daily_cap", "created": "created_at",
+    "updated": "updated_at",
+}
+MATRIX_DEFAULT_SORT = "renewal"
+
+
+def _json_list_has(field: str, value: str) -> Q:
+    """Rows whose JSON list `field` holds `value`. `__contains` on a JSONField is not
+    supported on SQLite (the zero-setup first run), so this matches the quoted value in
+    the JSON text instead: '"chat"' never matches "chat_stream". Portable because the
+    values are our own lowercase identifiers without quotes or backslashes."""
+    return Q(**{f"{field}__icontains": f'"{value}"'})
+
+
+def _model_filter(text: str) -> Q:
+    """Rows approving a catalog model whose platform or model id contains text;
+    "platform/model" narrows both (model ids may hold a slash themselves, e.g.
+    openrouter's meta-llama/..., so the whole text also matches the model id). An
+    EXISTS, so rows are never duplicated."""
+    entry = Q(catalogentry__platform__icontains=text) | Q(catalogentry__model_id__icontains=text)
+    platform, _, model = text.partition("/")
+    if model:
+        entry |= Q(catalogentry__platform__icontains=platform.strip(),
+                   catalogentry__model_id__icontains=model.strip())
+    entries = PolicyRow.approved_models.through.objects.filter(entry, policyrow_id=OuterRef("pk"))
+    return Q(Exists(entries))
+
+
+def _matrix_filters(filters: dict, today: date) -> Q:
+    q = Q()
+    for name in ("project", "caller"):
+        if filters.get(name):
+            q &= Q(**{name: filters[name]})
+    if env := (filters.get("environment") or "").strip():
+        q &= Q(environment__name__iexact=env) | Q(environment__tier__iexact=env)
+    if text := (filters.get("model") or "").strip():
+        q &= _model_filter(text)
+    if filters.get("action"):
+        q &= _json_list_has("allowed_actions", filters["action"])
+    if filters.get("data_class"):
+        q &= _json_list_has("data_classes", filters["data_class"])
+    if filters.get("status"):
+        q &= Q(status__in=list(filters["status"]))
+    if owner := filters.get("owner"):
+        q &= functools.reduce(operator.or_, (Q(**{f: owner}) for f in _OWNER_FIELDS))
+    if filters.get("renewal_within") is not None:
+        # Overdue rows are included, they are the most urgent of all; revoked and expired
+        # rows never renew, so their old dates are left out.
+        q &= (Q(renewal_date__lte=today + timedelta(days=filters["renewal_within"]))
+              & ~Q(status__in=FINISHED))
+    return q
+
+
+def matrix_order(sort: str | None) -> tuple[str, list]:
+    """The whitelisted sort key ("-" prefix: descending) and its order_by() terms. Rows
+    without a renewal date (or daily cap) sort last either way; ties go by renewal date,
+    then primary key, so pages never overlap."""
+    key = (sort or "").removeprefix("-")
+    if key not in MATRIX_SORTS:
+        sort, key = MATRIX_DEFAULT_SORT, MATRIX_DEFAULT_SORT
+    column = F(MATRIX_SORTS[key])
+    term = column.desc(nulls_last=True) if sort.startswith("-") else column.asc(nulls_last=True)
+    return sort, [term, F("renewal_date").asc(nulls_last=True), "pk"]
+
+
+def matrix_list(*, org, filters: dict | None = None, today: date | None = None
+                ) -> QuerySet[PolicyRow]:
+    """Org's policy rows for the matrix page and its exports, filtered and sorted.
+
+    filters (all optional): project, caller (objects of org), environment (a name or a
+    tier), model (text on platform / model id), action, data_class, status (a list),
+    owner (a Membership in any owner role), renewal_within (days from today, overdue
+    included, revoked and expired rows left out), sort (a
+    key of MATRIX_SORTS, "-" for descending; default renewal date). Read-only, for anyone
+    who reads the matrix. Three queries whatever the row count: the rows with project,
+    environment, caller, credential, fallback, requester and owners (one join), their
+    approved models, their live signatures."""
+    filters = filters or {}
+    today = today or timezone.localdate()
+    live = Prefetch("signoffs", queryset=SignOff.objects.filter(voided_at__isnull=True)
+                    .order_by("role"), to_attr="live_signoffs")
+    _, order = matrix_order(filters.get("sort"))
+    return (PolicyRow.objects.for_org(org).filter(_matrix_filters(filters, today))
+            .select_related("project", "environment", "caller", "api_key",
+                            "workload_identity", "fallback_row", "requested_by__user",
+                            *(f"{name}__user" for name in _OWNER_FIELDS))
+            .prefetch_related(Prefetch("approved_models", queryset=CatalogEntry.objects
+                                       .order_by("platform", "model_id")), live)
+            .order_by(*order))
+
+
+def deny_rule_get(*, org, public_id) -> DenyRule:
+    """One deny rule of org (404 when missing or foreign)."""
+    return get_for_org_or_404(DenyRule, org, public_id=public_id)
+
+
+def lint_counts(*, org) -> dict[str, int]:
+    """{row public id: number of lint findings} over org's unfinished rows, for the
+    matrix's lint column (approvals.lint.lint_org: a fixed number of queries)."""
+    return dict(Counter(f.row for f in lint_org(org=org)))
+
+
+@dataclass(frozen=True)
+class LintGroup:
+    rule: Rule
+    findings: list[tuple[Finding, PolicyRow, str]]  # (finding, its row, html anchor)
+
+
+@dataclass(frozen=True)
+class LintReport:
+    groups: list[LintGroup]  # every registered rule, in registry order, findings or not
+    rows_checked: int
+    rows_with_findings: int
+    errors: int
+    warnings: int
+
+
+def lint_report(*, org, today: date | None = None) -> LintReport:
+    """The policy linter's findings on org's unfinished rows, grouped by rule, each with
+    its row; the same findings as approvals.lint.lint_org (and the lint API), for anyone
+    who reads the matrix. load_snapshot's queries, whatever the row count."""
+    snap = load_snapshot(org=org, today=today)
+    findings = run(snap)
+    rows = {str(r.public_id): r for r in snap.rows}
+    by_rule, seen = defaultdict(list), set()
+    for finding in findings:
+        # The first finding of each row carries its anchor, the matrix's lint link target.
+        anchor = "" if finding.row in seen else f"row-{finding.row}"
+        seen.add(finding.row)
+        by_rule[finding.rule].append((finding, rows[finding.row], anchor))
+    errors = sum(f.severity == ERROR for f in findings)
+    return LintReport(groups=[LintGroup(rule=r, findings=by_rule.get(name, []))
+                              for name, r in RULES.items()],
+                      rows_checked=len(snap.rows),
+                      rows_with_findings=len({f.row for f in findings}), errors=errors,
+                      warnings=len(findings) - errors)

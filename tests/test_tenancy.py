@@ -7,6 +7,7 @@ import re
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from approvals.services import deny_rule_create
 from orgs.roles import Role
 from orgs.services import invitation_create, personal_token_create
 from tests.factories import EnvironmentFactory
@@ -56,11 +57,16 @@ def tenants(personas, project_a, caller_a, outsider, project_b, caller_b, org_b)
     invitation_b, _ = invitation_create(org=org_b, actor=outsider, email="x@example.com",
                                         role=Role.MEMBER)
     token_b, _ = personal_token_create(user=outsider.user, name="theirs")
+    deny_b = deny_rule_create(org=org_b, actor=outsider, reason="theirs", owner=outsider,
+                              action="chat")
+    deny_a = deny_rule_create(org=personas["owner"].org, actor=personas["owner"],
+                              reason="ours", owner=personas["owner"], action="chat")
     foreign = [project_b.public_id, caller_b.public_id, outsider.public_id,
                invitation_b.public_id, token_b.public_id,
-               EnvironmentFactory(project=project_b).public_id,
+               EnvironmentFactory(project=project_b).public_id, deny_b.public_id,
                policy_row(org_b, project_b, caller_b, outsider).public_id]
     own = [project_a.public_id, caller_a.public_id, personas["member"].public_id,
+           deny_a.public_id,
            policy_row(project_a.org, project_a, caller_a, personas["member"]).public_id]
     return {"own": [str(u) for u in own], "foreign": [str(u) for u in foreign]}
 

@@ -11,13 +11,11 @@ from django.utils import timezone
 from orgs import selectors
 from orgs.decorators import org_view
 from orgs.forms import AuditFilterForm
+from orgs.spreadsheet import Echo, safe_cell
 
 PAGE_SIZE = 50
 CSV_HEADER = ("seq", "created_at", "actor", "action", "object_type", "object_id",
               "object_repr", "changes", "request_id", "client_ip", "prev_hash", "hash")
-# A spreadsheet runs a cell that starts with one of these as a formula; names and emails
-# come from users, so such cells get a leading apostrophe (OWASP "CSV injection").
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @org_view(scope="audit:read")
@@ -32,27 +30,15 @@ def audit_list(request):
     return render(request, "orgs/audit_list.html", context)
 
 
-class _Echo:
-    """A file-like object whose write() hands the line back, for streaming csv.writer."""
-
-    def write(self, value):
-        return value
-
-
-def _cell(value) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
-
-
 def _csv_lines(events):
-    writer = csv.writer(_Echo())
+    writer = csv.writer(Echo())
     yield writer.writerow(CSV_HEADER)
     # iterator(): the export can be the whole log; never hold it in memory.
     for e in events.iterator(chunk_size=2000):
         yield writer.writerow([
-            e.seq, e.created_at.isoformat(), _cell(e.actor_label), e.action, e.object_type,
-            _cell(e.object_id), _cell(e.object_repr),
-            _cell(json.dumps(e.changes, sort_keys=True, default=str)),
+            e.seq, e.created_at.isoformat(), safe_cell(e.actor_label), e.action, e.object_type,
+            safe_cell(e.object_id), safe_cell(e.object_repr),
+            safe_cell(json.dumps(e.changes, sort_keys=True, default=str)),
             e.request_id, e.client_ip or "", e.prev_hash, e.hash,
         ])
 

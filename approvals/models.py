@@ -340,6 +340,10 @@ class RenewalReview(models.Model):
         REWORK = "rework", "Rework"
         REVOKE = "revoke", "Revoke"
 
+    # The void reason of the signatures a proposed renewal replaces. Until the new version
+    # is signed the row stays in force on them (the linter reads them back by this text).
+    VOID_REASON = "voided: renewal review proposed a new renewal date"
+
     org = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="+")
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     row = models.ForeignKey(PolicyRow, on_delete=models.PROTECT, related_name="renewal_reviews")

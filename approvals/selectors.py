@@ -1,11 +1,11 @@
 """Reads for the approval matrix; every queryset is narrowed to one org."""
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
-from approvals.models import DenyRule, PolicyRow, SignOff
+from approvals.models import ApprovalSettings, DenyRule, PolicyRow, RenewalReview, SignOff
 from approvals.permissions import grants_of, sign_refusal
 from approvals.workflow import Status
 from orgs.scoping import get_for_org_or_404
@@ -36,10 +36,39 @@ def row_get(*, org, public_id) -> PolicyRow:
     return get_for_org_or_404(qs, org, public_id=public_id)
 
 
+def approval_settings_get(*, org) -> ApprovalSettings:
+    """Org's approval settings: the saved row, or an unsaved one with the product defaults
+    (an org that never opened the settings page has none). One query."""
+    return (ApprovalSettings.objects.for_org(org).first()
+            or ApprovalSettings(org=org))
+
+
+def expiry_cutoff(*, org, today: date) -> date:
+    """Rows whose renewal date is before this day expire: today less the org's grace days
+    (the renewal date itself is the last day a row holds without grace)."""
+    return today - timedelta(days=approval_settings_get(org=org).expiry_grace_days)
+
+
 def rows_past_renewal(*, org, today: date) -> QuerySet[PolicyRow]:
-    """Rows the renewal sweep must expire: still in force and past their renewal date."""
-    return PolicyRow.objects.for_org(org).filter(status__in=EXPIRABLE,
-                                                 renewal_date__lt=today).order_by("renewal_date")
+    """Rows the renewal sweep must expire: still in force and past their renewal date plus
+    the org's expiry grace days (approval settings)."""
+    return PolicyRow.objects.for_org(org).filter(
+        status__in=EXPIRABLE, renewal_date__lt=expiry_cutoff(org=org, today=today),
+    ).order_by("renewal_date")
+
+
+def renewal_review_open(*, org, row) -> RenewalReview | None:
+    """The open renewal review of one row of org (answering, or renew decided and waiting
+    for the three signatures), or None. One query."""
+    return (RenewalReview.objects.for_org(org).filter(row=row, decided_at__isnull=True)
+            .select_related("created_by__user", "decided_by__user").first())
+
+
+def renewal_review_list(*, org, row) -> QuerySet[RenewalReview]:
+    """Every renewal review of one row of org, newest first, with who opened and decided
+    it (one query)."""
+    return (RenewalReview.objects.for_org(org).filter(row=row)
+            .select_related("created_by__user", "decided_by__user").order_by("-created_at"))
 
 
 @dataclass(frozen=True)
@@ -49,14 +78,23 @@ class InboxItem:
     waiting_since: datetime
 
 
+# A renewal decided "renew" waits for the three signatures of the row's new version.
+AWAITING_RENEWAL = Q(status=Status.RENEWAL_DUE,
+                     renewal_reviews__outcome=RenewalReview.Outcome.RENEW,
+                     renewal_reviews__decided_at__isnull=True)
+
+
 def signoff_inbox(*, org, actor) -> list[InboxItem]:
-    """What waits for actor's signature, oldest first: rows in review where actor may sign
-    a role nobody has signed yet (org scope, app owner or grant; separation of duties
-    applied). Three queries whatever the row count: rows with their relations, their live
-    signatures, and actor's grants on them."""
+    """What waits for actor's signature, oldest first: rows in review, and rows due for
+    renewal whose review proposed a renewal, where actor may sign a role nobody has signed
+    yet (org scope, app owner or grant; separation of duties applied). A renewal waits
+    since its new version (updated_at). Three queries whatever the row count: rows with
+    their relations (one open review per row, so the join never repeats a row), their
+    live signatures, and actor's grants on them."""
     live = Prefetch("signoffs", queryset=SignOff.objects.filter(voided_at__isnull=True),
                     to_attr="live_signoffs")
-    rows = list(PolicyRow.objects.for_org(org).filter(status=Status.IN_REVIEW)
+    rows = list(PolicyRow.objects.for_org(org)
+                .filter(Q(status=Status.IN_REVIEW) | AWAITING_RENEWAL)
                 .select_related(*_ROW_RELATED).prefetch_related(live)
                 .order_by("status_changed_at", "pk"))
     grants = grants_of(actor, rows) if rows else set()
@@ -67,8 +105,10 @@ def signoff_inbox(*, org, actor) -> list[InboxItem]:
                       and sign_refusal(actor, row, role, live_signoffs=row.live_signoffs,
                                        grants=grants) is None)
         if roles:
-            items.append(InboxItem(row=row, roles=roles, waiting_since=row.status_changed_at))
-    return items
+            since = (row.updated_at if row.status == Status.RENEWAL_DUE
+                     else row.status_changed_at)
+            items.append(InboxItem(row=row, roles=roles, waiting_since=since))
+    return sorted(items, key=lambda item: item.waiting_since)
 
 
 def deny_rule_list(*, org, active: bool | None = True) -> QuerySet[DenyRule]:

@@ -2,10 +2,21 @@
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
 
-from approvals.models import ApprovalSettings, DenyRule, PolicyRow, RenewalReview, SignOff
+from approvals.decisions.engine import period_keys
+from approvals.decisions.models import SpendCounter
+from approvals.models import (
+    ApprovalSettings,
+    DenyRule,
+    PolicyRow,
+    RenewalReview,
+    RowEvidence,
+    SignOff,
+)
 from approvals.permissions import grants_of, sign_refusal
 from approvals.workflow import Status
 from orgs.scoping import get_for_org_or_404
@@ -118,3 +129,34 @@ def deny_rule_list(*, org, active: bool | None = True) -> QuerySet[DenyRule]:
     if active is not None:
         qs = qs.filter(active=active)
     return qs.order_by("-created_at")
+
+
+def row_evidence_items(*, org, row) -> list:
+    """The evidence items attached to one row of org, oldest link first (one query); the
+    renewal review cites them."""
+    return [link.item for link in RowEvidence.objects.for_org(org).filter(row=row)
+            .select_related("item").order_by("attached_at", "pk")]
+
+
+@dataclass(frozen=True)
+class RowUsage:
+    month_spent: Decimal
+    monthly_budget: Decimal
+    day_spent: Decimal
+    daily_cap: Decimal | None
+
+    @property
+    def month_percent(self) -> int | None:
+        if not self.monthly_budget:
+            return None
+        return int(self.month_spent * 100 / self.monthly_budget)
+
+
+def row_usage(*, org, row, now: datetime | None = None) -> RowUsage:
+    """What one row of org spent this UTC day and month (its spend counters) against its
+    daily cap and monthly budget. One query."""
+    day, month = period_keys(now or timezone.now())
+    spent = dict(SpendCounter.objects.for_org(org).filter(row=row, period_key__in=(day, month))
+                 .values_list("period_key", "amount"))
+    return RowUsage(month_spent=spent.get(month, Decimal(0)), monthly_budget=row.monthly_budget,
+                    day_spent=spent.get(day, Decimal(0)), daily_cap=row.daily_cap)

@@ -29,6 +29,28 @@ from orgs.events import NotificationEvent, event_emit
 Area = RenewalReview.Area
 Outcome = RenewalReview.Outcome
 
+# The seed's "What To Review Before Renewal": per area, the question a reviewer answers
+# and when to revoke or rework instead of renewing.
+CHECKLIST = {
+    Area.MODEL_IDENTITY: (
+        "Is the same model ID, version, provider, and endpoint still approved?",
+        "The model was renamed, replaced, deprecated, or moved to a different route."),
+    Area.DATA_SCOPE: (
+        "Is the input data still limited to the approved class?",
+        "New customer, regulated, image, audio, code, or secret-bearing data appears."),
+    Area.USAGE_AND_COST: (
+        "Do usage and billing rows match the expected key, team, endpoint, and budget?",
+        "Spend spikes, unowned calls, or missing usage records appear."),
+    Area.FEATURE_BEHAVIOUR: (
+        "Do streaming, tool calls, structured output, or media routes still behave as "
+        "tested?",
+        "A provider or gateway behavior changes without a fresh smoke test."),
+    Area.FALLBACK: (
+        "Does fallback still meet data, quality, cost, and compliance constraints?",
+        "The fallback model changed or started handling data it was not approved to "
+        "process."),
+}
+
 
 def _require_reviewer(actor, org, row):
     require_member(actor, org)

@@ -7,6 +7,7 @@ import re
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from approvals.models import PolicyRow
 from orgs.roles import Role
 from orgs.services import invitation_create, personal_token_create
 from tests.factories import EnvironmentFactory
@@ -41,6 +42,14 @@ def fill(route, values):
     return "/" + PARAM.sub(lambda m: values[m.group(2)], route)
 
 
+def _policy_row(project, caller, requester):
+    # A bare row is enough here: the walker only needs its public id to exist in one org.
+    return PolicyRow.objects.create(
+        org=project.org, project=project, environment=project.environments.first(),
+        caller=caller, business_reason="tenancy", monthly_budget=1, requested_by=requester,
+        status=PolicyRow.Status.RENEWAL_DUE)
+
+
 @pytest.fixture
 def tenants(personas, project_a, caller_a, outsider, project_b, caller_b, org_b):
     invitation_b, _ = invitation_create(org=org_b, actor=outsider, email="x@example.com",
@@ -48,8 +57,10 @@ def tenants(personas, project_a, caller_a, outsider, project_b, caller_b, org_b)
     token_b, _ = personal_token_create(user=outsider.user, name="theirs")
     foreign = [project_b.public_id, caller_b.public_id, outsider.public_id,
                invitation_b.public_id, token_b.public_id,
-               EnvironmentFactory(project=project_b).public_id]
-    own = [project_a.public_id, caller_a.public_id, personas["member"].public_id]
+               EnvironmentFactory(project=project_b).public_id,
+               _policy_row(project_b, caller_b, outsider).public_id]
+    own = [project_a.public_id, caller_a.public_id, personas["member"].public_id,
+           _policy_row(project_a, caller_a, personas["member"]).public_id]
     return {"own": [str(u) for u in own], "foreign": [str(u) for u in foreign]}
 
 

@@ -351,6 +351,9 @@ class RenewalReview(models.Model):
     answers = models.JSONField(default=dict)
     outcome = models.CharField(max_length=8, choices=Outcome.choices, blank=True)
     proposed_renewal_date = models.DateField(null=True, blank=True)
+    # The row's renewal date when renew was decided. Until the three sign-offs renew the
+    # new version, the row holds only until this date (the sweep expires it after).
+    renews_from = models.DateField(null=True, blank=True)
     comment = models.TextField(blank=True)
     created_by = models.ForeignKey("orgs.Membership", null=True, on_delete=models.SET_NULL,
                                    related_name="+")

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from approvals.decisions.engine import period_keys
@@ -62,10 +62,24 @@ def expiry_cutoff(*, org, today: date) -> date:
 
 def rows_past_renewal(*, org, today: date) -> QuerySet[PolicyRow]:
     """Rows the renewal sweep must expire: still in force and past their renewal date plus
-    the org's expiry grace days (approval settings)."""
-    return PolicyRow.objects.for_org(org).filter(
-        status__in=EXPIRABLE, renewal_date__lt=expiry_cutoff(org=org, today=today),
-    ).order_by("renewal_date")
+    the org's expiry grace days (approval settings). A row whose proposed renewal still
+    waits for its sign-offs holds only until its previous date (review.renews_from)."""
+    cutoff = expiry_cutoff(org=org, today=today)
+    unsigned = RenewalReview.objects.filter(
+        row=OuterRef("pk"), decided_at__isnull=True, outcome=RenewalReview.Outcome.RENEW,
+        renews_from__lt=cutoff)
+    return PolicyRow.objects.for_org(org).filter(status__in=EXPIRABLE).filter(
+        Q(renewal_date__lt=cutoff) | Q(Exists(unsigned))).order_by("renewal_date")
+
+
+def row_holds_until(*, org, row) -> date | None:
+    """The last day a row holds without renewal: its renewal date, or, while a proposed
+    renewal waits for its sign-offs, the date it had before (one query)."""
+    review = renewal_review_open(org=org, row=row)
+    if review is not None and review.outcome == RenewalReview.Outcome.RENEW \
+            and review.renews_from is not None:
+        return review.renews_from
+    return row.renewal_date
 
 
 def renewal_review_open(*, org, row) -> RenewalReview | None:

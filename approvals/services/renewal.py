@@ -189,7 +189,7 @@ def _propose_renewal(*, org, actor, row, review, comment) -> PolicyRow:
     row.updated_at = timezone.now()
     row.save()
     voided = void_signoffs(row, RenewalReview.VOID_REASON)
-    review.outcome, review.decided_by = Outcome.RENEW, actor
+    review.outcome, review.decided_by, review.renews_from = Outcome.RENEW, actor, old_date
     review.comment = comment or review.comment
     review.save()
     decisions_changed(org)

@@ -19,7 +19,7 @@ from approvals.permissions import (
     can_send_back,
     can_suspend,
 )
-from approvals.selectors import expiry_cutoff
+from approvals.selectors import expiry_cutoff, row_holds_until
 from approvals.services.rows import lock_row, require_member, validate_row, void_signoffs
 from approvals.services.screening import screen, screening_errors
 from approvals.workflow import Status, target_for
@@ -263,14 +263,16 @@ def row_revoke(*, org, actor, row: PolicyRow, reason: str) -> PolicyRow:
 @transaction.atomic
 def row_expire(*, org, actor=None, row: PolicyRow, today: date | None = None) -> PolicyRow:
     """The renewal sweep (actor=None; the jobs issue schedules it) or platform expires a
-    row past its renewal date without renewal: the renewal date is the last day it holds,
-    plus the org's expiry grace days (approval settings). An open renewal review lapses.
+    row past its renewal date without renewal: the renewal date is the last day it holds
+    (the previous one while a proposed renewal waits for its sign-offs), plus the org's
+    expiry grace days (approval settings). An open renewal review lapses.
     Audits and emits approval.expired (warning)."""
     row = lock_row(org, row)
     _system_or_platform(actor, org, row, "Only platform or the renewal sweep expires rows.")
     target_for(row.status, "expire")
     cutoff = expiry_cutoff(org=org, today=today or timezone.localdate())
-    if row.renewal_date is None or row.renewal_date >= cutoff:
+    holds_until = row_holds_until(org=org, row=row)
+    if holds_until is None or holds_until >= cutoff:
         raise ValidationError({"renewal_date": "This row is not past its renewal date "
                                                "(and grace days)."})
     return move(org=org, actor=actor, row=row, verb="expire", kind="approval.expired",

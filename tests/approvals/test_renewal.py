@@ -256,3 +256,28 @@ def test_rows_expire_after_the_orgs_grace_days(org_a, approved):
     assert list(rows_past_renewal(org=org_a, today=later)) == [approved]
     row = services.row_expire(org=org_a, actor=None, row=approved, today=later)
     assert row.status == S.EXPIRED
+
+
+def test_an_unsigned_renewal_holds_only_until_the_previous_date(org_a, approved, people):
+    old_date = approved.renewal_date
+    review = propose_renewal(org_a, approved, people)
+    assert review.renews_from == old_date
+    approved.refresh_from_db()
+    assert approved.renewal_date > old_date
+    day_after = old_date + timedelta(days=1)
+    assert list(rows_past_renewal(org=org_a, today=old_date)) == []
+    assert list(rows_past_renewal(org=org_a, today=day_after)) == [approved]
+    row = services.row_expire(org=org_a, actor=None, row=approved, today=day_after)
+    assert row.status == S.EXPIRED
+    review.refresh_from_db()
+    assert review.decided_at is not None and review.outcome == ""
+
+
+def test_a_signed_renewal_holds_until_its_new_date(org_a, approved, people):
+    old_date = approved.renewal_date
+    propose_renewal(org_a, approved, people)
+    for role in R.values:
+        row = sign(org_a, approved, people, role)
+    assert list(rows_past_renewal(org=org_a, today=old_date + timedelta(days=1))) == []
+    assert list(rows_past_renewal(org=org_a, today=row.renewal_date + timedelta(days=1))) == [
+        row]

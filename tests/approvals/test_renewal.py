@@ -281,3 +281,18 @@ def test_a_signed_renewal_holds_until_its_new_date(org_a, approved, people):
     assert list(rows_past_renewal(org=org_a, today=old_date + timedelta(days=1))) == []
     assert list(rows_past_renewal(org=org_a, today=row.renewal_date + timedelta(days=1))) == [
         row]
+
+
+@pytest.mark.parametrize("count", [1, 4])
+def test_inbox_lists_proposed_renewals_in_constant_queries(count, org_a, make_row, people,
+                                                           django_assert_num_queries):
+    rows = [make_row(S.RENEWAL_DUE) for _ in range(count)]
+    for row in rows:
+        propose_renewal(org_a, row, people)
+    make_row(S.RENEWAL_DUE)  # no renewal proposed yet: nothing to sign
+    # rows (in review, or renewal due with a review decided renew) with their relations,
+    # their live sign-offs, the actor's grants on them.
+    with django_assert_num_queries(3):
+        inbox = signoff_inbox(org=org_a, actor=people["finance"])
+    assert [i.row for i in inbox] == rows
+    assert all(i.roles == (R.FINANCE,) for i in inbox)

@@ -149,3 +149,23 @@ def test_a_decided_renewal_shows_who_signed(client, people, org_a, due):
     login(client, people["auditor"])
     body = client.get(_url(due)).content.decode()
     assert "No signatures yet." in body
+
+
+@pytest.mark.parametrize("count", [1, 6])
+def test_page_query_count_is_constant(count, client, people, org_a, due,
+                                      django_assert_num_queries):
+    from approvals.models import RowEvidence
+    from evidence.models import EvidenceItem
+
+    for n in range(count):
+        item = EvidenceItem.objects.create(org=org_a, kind="usage_row", title=f"Usage {n}",
+                                           sha256="c" * 64, collector_label="system")
+        RowEvidence.objects.create(org=org_a, row=due, item=item)
+    renewal_review_start(org=org_a, actor=people["security"], row=due)
+    login(client, people["security"])
+    client.get(_url(due))  # warm the session and the template caches
+    # session, user, membership (org resolve), row, its models, its sign-offs, open
+    # review, evidence links with items, usage counters, all reviews, one more membership
+    # read by the page chrome: 11 whatever the evidence count.
+    with django_assert_num_queries(11):
+        assert client.get(_url(due)).status_code == 200

@@ -67,6 +67,7 @@ def test_the_whole_renewal_is_re_signed_by_the_three_roles(org_a, approved, peop
     assert audit.changes["status"] == [S.RENEWAL_DUE, S.ACTIVE]
     review.refresh_from_db()
     assert review.decided_at is not None and review.outcome == RenewalReview.Outcome.RENEW
+    assert review.decided_by == people["security"]  # who proposed it, not the last signer
     assert renewal_review_open(org=org_a, row=row) is None
     live = SignOff.objects.filter(row=row, voided_at__isnull=True)
     assert {s.row_version for s in live} == {row.version} and live.count() == 3

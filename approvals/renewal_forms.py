@@ -100,7 +100,7 @@ class ApprovalSettingsForm(StyledForm):
     decision_log = forms.ChoiceField(choices=ApprovalSettings.DecisionLog.choices,
                                      label="Decision log")
     decision_log_sample_percent = forms.IntegerField(
-        label="Sample percent", help_text="With a sampled log: the share of allowed decisions "
+        label="Sample percent", help_text="With a sampled log: the share of decisions "
         "kept.")
 
     @staticmethod

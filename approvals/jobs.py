@@ -21,10 +21,11 @@ from datetime import date, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from approvals.models import ApprovalSettings, PolicyRow, default_reminder_days
-from approvals.selectors import EXPIRABLE
+from approvals.models import PolicyRow, RenewalReview, default_reminder_days
+from approvals.selectors import EXPIRABLE, approval_settings_get, row_holds_until
 from approvals.services import row_expire, row_mark_renewal_due
 from approvals.services.rows import lock_row
 from approvals.services.workflow import row_audience
@@ -63,34 +64,33 @@ class Policy:
 
 
 def _policy(org) -> Policy:
-    # approvals.selectors.approval_settings_get may land with the settings page; until
-    # then a missing ApprovalSettings row means the model's defaults.
-    found = ApprovalSettings.objects.for_org(org).first() or ApprovalSettings(org=org)
+    found = approval_settings_get(org=org)
     marks = {d for d in (found.reminder_days or []) if isinstance(d, int) and d > 0}
     return Policy(marks=tuple(sorted(marks, reverse=True)),
                   grace_days=int(found.expiry_grace_days or 0))
 
 
-def _facts(row: PolicyRow, today: date, policy: Policy) -> dict:
-    """What a renewal notification says about its row (no secrets live on a row)."""
+def _facts(row: PolicyRow, until: date, today: date, policy: Policy) -> dict:
+    """What a renewal notification says about its row (no secrets live on a row). `until`
+    is the last day the row holds (row_holds_until)."""
     return {"row": str(row.public_id), "name": str(row), "status": row.status,
-            "renewal_date": row.renewal_date, "days_left": (row.renewal_date - today).days,
+            "renewal_date": until, "days_left": (until - today).days,
             "grace_days": policy.grace_days,
-            "expires_after": row.renewal_date + timedelta(days=policy.grace_days),
+            "expires_after": until + timedelta(days=policy.grace_days),
             "audience": row_audience(row)}
 
 
-def _remind(org, row, today, policy) -> bool:
+def _remind(org, row, until, today, policy) -> bool:
     """The reminder of the nearest mark the row has reached, if not sent yet. The period
     names the renewal date too, so a renewed row is reminded again before its next one."""
-    left = (row.renewal_date - today).days
+    left = (until - today).days
     reached = [m for m in policy.marks if 0 <= left <= m]
     if not reached:
         return False
     mark = min(reached)
     return reminder_send(org=org, subject=row, kind=REMINDER,
-                         period=f"{mark}d:{row.renewal_date.isoformat()}",
-                         payload={**_facts(row, today, policy), "mark": mark},
+                         period=f"{mark}d:{until.isoformat()}",
+                         payload={**_facts(row, until, today, policy), "mark": mark},
                          severity=Severity.WARNING if mark == 1 else Severity.INFO)
 
 
@@ -118,19 +118,21 @@ def renewal_scan_row(*, org, row: PolicyRow, today: date, policy: Policy,
     the overdue notice past the renewal date or the due reminder before it, and the move
     of an active row within the first mark (or past it) to renewal due. Adds to result."""
     row = lock_row(org, row)
-    if row.status not in EXPIRABLE or row.renewal_date is None:
+    # A renewal proposed but not yet re-signed holds only until the previous date.
+    until = row_holds_until(org=org, row=row) if row.status in EXPIRABLE else None
+    if until is None:
         return
-    left = (row.renewal_date - today).days
+    left = (until - today).days
     if left < -policy.grace_days:
         # Expiry is its own notice (approval.expired, to the same people): no overdue first.
         result.expired += _expire(org, row, today, policy)
         return
     if left < 0:
         result.overdue += reminder_send(
-            org=org, subject=row, kind=OVERDUE, period=f"overdue:{row.renewal_date}",
-            payload=_facts(row, today, policy), severity=Severity.WARNING)
+            org=org, subject=row, kind=OVERDUE, period=f"overdue:{until}",
+            payload=_facts(row, until, today, policy), severity=Severity.WARNING)
     else:
-        result.reminded += _remind(org, row, today, policy)
+        result.reminded += _remind(org, row, until, today, policy)
     # Also an active row already past its date (resumed late, or the scan did not run).
     if row.status == Status.ACTIVE and left <= policy.window:
         result.marked_due += _mark_due(org, row)
@@ -149,9 +151,12 @@ def renewal_scan(*, org, today: date | None = None,
     result = ScanResult()
     # Every candidate, not a batch: the set is bounded by the renewal window (rows past it
     # expire and leave), and a batch would starve the rows behind ones already reminded.
-    ids = list(PolicyRow.objects.for_org(org).filter(
-        status__in=EXPIRABLE, renewal_date__isnull=False,
-        renewal_date__lte=today + timedelta(days=policy.window),
+    horizon = today + timedelta(days=policy.window)
+    unsigned = RenewalReview.objects.filter(
+        row=OuterRef("pk"), decided_at__isnull=True, outcome=RenewalReview.Outcome.RENEW,
+        renews_from__lte=horizon)
+    ids = list(PolicyRow.objects.for_org(org).filter(status__in=EXPIRABLE).filter(
+        Q(renewal_date__lte=horizon) | Q(Exists(unsigned)),
     ).order_by("renewal_date", "pk").values_list("pk", flat=True))
     for pk in ids:
         renewal_scan_row(org=org, row=PolicyRow(pk=pk, org=org), today=today, policy=policy,

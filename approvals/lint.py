@@ -17,10 +17,18 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 
-from django.db.models import Prefetch
+from django.db.models import OuterRef, Prefetch, Q, Subquery
 from django.utils import timezone
 
-from approvals.models import MAX_RENEWAL_DAYS, Action, PolicyRow, RenewalTrigger, SignOff
+from approvals.models import (
+    MAX_RENEWAL_DAYS,
+    Action,
+    ApprovalSettings,
+    PolicyRow,
+    RenewalReview,
+    RenewalTrigger,
+    SignOff,
+)
 from approvals.workflow import FINISHED, Status
 from evidence.families import can_serve
 from evidence.models import CatalogEntry, CatalogSnapshot
@@ -71,6 +79,8 @@ class OrgSnapshot:
     org: object
     today: date
     rows: list[PolicyRow]
+    # The org's approval settings' max_renewal_days (the product default without settings).
+    max_renewal_days: int = MAX_RENEWAL_DAYS
     # {(catalog source, platform): {model ids}} in the newest snapshot of each source.
     platform_models: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     # {credential key: [rows naming it]}; the key is ("api_key"|"workload", pk).
@@ -96,20 +106,29 @@ def _current_snapshots(org) -> dict[int, str]:
 def load_snapshot(*, org, today: date | None = None) -> OrgSnapshot:
     """Load the org's unfinished rows and the catalog facts the checks need. Five queries
     whatever the row count: rows with their project, environment, caller, credential,
-    fallback row, requester and owners (one join); their approved models with snapshots; their live
-    signatures; the catalog snapshots; the model ids of the current snapshots' platforms."""
+    fallback row, requester and owners (one join, which also carries the org's
+    max_renewal_days); their approved models with snapshots; their live signatures (and
+    those a pending renewal voided); the catalog snapshots; the model ids of the current
+    snapshots' platforms."""
     owners = [f"{name}__user" for name in OWNER_FIELDS]
+    max_days = ApprovalSettings.objects.filter(org=OuterRef("org")).values("max_renewal_days")
+    signed = SignOff.objects.filter(Q(voided_at__isnull=True)
+                                    | Q(void_reason=RenewalReview.VOID_REASON))
     rows = list(
         PolicyRow.objects.for_org(org).exclude(status__in=FINISHED)
         .select_related("project", "environment", "caller", "api_key", "workload_identity",
                         "fallback_row", "requested_by__user", *owners)
+        .annotate(org_max_renewal_days=Subquery(max_days[:1]))
         .prefetch_related(
             Prefetch("approved_models",
                      queryset=CatalogEntry.objects.select_related("snapshot")),
-            Prefetch("signoffs", queryset=SignOff.objects.filter(voided_at__isnull=True),
-                     to_attr="live_signoffs"))
+            Prefetch("signoffs", queryset=signed, to_attr="recent_signoffs"))
         .order_by("created_at", "pk"))
+    for row in rows:
+        row.live_signoffs = [s for s in row.recent_signoffs if s.voided_at is None]
     snap = OrgSnapshot(org=org, today=today or timezone.localdate(), rows=rows)
+    if rows and rows[0].org_max_renewal_days is not None:
+        snap.max_renewal_days = rows[0].org_max_renewal_days
     by_credential = defaultdict(list)
     for row in rows:
         if key := _credential_key(row):
@@ -277,19 +296,20 @@ def check_renewal_missing(snap, row):
         yield snap.finding(
             "production-renewal-missing", row, "This production row has no renewal date, so "
             "its approval never comes up for review.",
-            f"Set a renewal date within {MAX_RENEWAL_DAYS} days "
-            f"(by {snap.today + timedelta(days=MAX_RENEWAL_DAYS)}).")
+            f"Set a renewal date within {snap.max_renewal_days} days "
+            f"(by {snap.today + timedelta(days=snap.max_renewal_days)}).")
 
 
 @rule("production-renewal-too-far", "Production rows renew within the org maximum")
 def check_renewal_too_far(snap, row):
-    """Error when a production row's renewal date is more than MAX_RENEWAL_DAYS from
-    today (the org maximum; 90 days until the settings page makes it per org)."""
-    latest = snap.today + timedelta(days=MAX_RENEWAL_DAYS)
+    """Error when a production row's renewal date is more than the org's max_renewal_days
+    (approval settings; MAX_RENEWAL_DAYS, 90, by default) from today."""
+    latest = snap.today + timedelta(days=snap.max_renewal_days)
     if _production(row) and row.renewal_date is not None and row.renewal_date > latest:
         yield snap.finding(
             "production-renewal-too-far", row,
-            f"The renewal date {row.renewal_date} is more than {MAX_RENEWAL_DAYS} days away.",
+            f"The renewal date {row.renewal_date} is more than {snap.max_renewal_days} days "
+            "away.",
             f"Move the renewal date to {latest} or earlier.")
 
 
@@ -340,10 +360,15 @@ def _by_requester(row, signoff) -> bool:
 @rule("requester-sole-approver", "The requester is never the only approver")
 def check_requester_sole_approver(snap, row):
     """Error when a row in force has no live approval from anyone but its requester (it
-    was approved by the requester alone, or by nobody)."""
+    was approved by the requester alone, or by nobody). While a proposed renewal waits for
+    its signatures, the row is still in force on the approvals the proposal voided."""
     if row.status not in IN_FORCE:
         return
-    approvals = [s for s in row.live_signoffs if s.decision == SignOff.Decision.APPROVE]
+    signed = row.live_signoffs
+    if row.status != Status.ACTIVE and not any(s.decision == SignOff.Decision.APPROVE
+                                               for s in signed):
+        signed = row.recent_signoffs
+    approvals = [s for s in signed if s.decision == SignOff.Decision.APPROVE]
     if any(not _by_requester(row, s) for s in approvals):
         return
     who = "its requester alone" if approvals else "nobody"

@@ -340,6 +340,10 @@ class RenewalReview(models.Model):
         REWORK = "rework", "Rework"
         REVOKE = "revoke", "Revoke"
 
+    # The void reason of the signatures a proposed renewal replaces. Until the new version
+    # is signed the row stays in force on them (the linter reads them back by this text).
+    VOID_REASON = "voided: renewal review proposed a new renewal date"
+
     org = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="+")
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     row = models.ForeignKey(PolicyRow, on_delete=models.PROTECT, related_name="renewal_reviews")
@@ -347,6 +351,9 @@ class RenewalReview(models.Model):
     answers = models.JSONField(default=dict)
     outcome = models.CharField(max_length=8, choices=Outcome.choices, blank=True)
     proposed_renewal_date = models.DateField(null=True, blank=True)
+    # The row's renewal date when renew was decided. Until the three sign-offs renew the
+    # new version, the row holds only until this date (the sweep expires it after).
+    renews_from = models.DateField(null=True, blank=True)
     comment = models.TextField(blank=True)
     created_by = models.ForeignKey("orgs.Membership", null=True, on_delete=models.SET_NULL,
                                    related_name="+")

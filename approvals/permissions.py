@@ -110,11 +110,18 @@ def can_revoke(actor: Membership, row: PolicyRow) -> bool:
 
 
 def can_renew(actor: Membership, row: PolicyRow) -> bool:
-    """A security reviewer or platform renews a row after its renewal review; never the
-    requester, who would otherwise extend their own approval alone."""
+    """A security reviewer or platform opens, answers and decides a row's renewal review;
+    never the requester, who would otherwise extend their own approval. Renewing then
+    takes the three sign-offs again (services/renewal.py)."""
     if not _same_org(actor, row) or actor.pk == row.requested_by_id:
         return False
     return actor.has_scope("approvals:sign_security") or actor.has_scope(PLATFORM_SCOPE)
+
+
+def can_edit_approval_settings(actor: Membership) -> bool:
+    """Org admins and owners (org:write) change the org's approval settings; every member
+    reads them."""
+    return actor.has_scope("org:write")
 
 
 def can_manage_deny_rules(actor: Membership) -> bool:

@@ -13,7 +13,14 @@ from django.utils import timezone
 from approvals.decisions.engine import period_keys
 from approvals.decisions.models import SpendCounter
 from approvals.lint import ERROR, RULES, Finding, Rule, lint_org, load_snapshot, run
-from approvals.models import DenyRule, PolicyRow, RowEvidence, SignOff
+from approvals.models import (
+    ApprovalSettings,
+    DenyRule,
+    PolicyRow,
+    RenewalReview,
+    RowEvidence,
+    SignOff,
+)
 from approvals.permissions import grants_of, sign_refusal
 from approvals.workflow import FINISHED, Status
 from evidence.models import CatalogEntry
@@ -46,12 +53,58 @@ def row_get(*, org, public_id) -> PolicyRow:
     return get_for_org_or_404(qs, org, public_id=public_id)
 
 
-def rows_past_renewal(*, org, today: date, grace_days: int = 0) -> QuerySet[PolicyRow]:
-    """Rows the renewal sweep must expire: still in force and past their renewal date
-    plus grace_days (the org's ApprovalSettings.expiry_grace_days)."""
-    return PolicyRow.objects.for_org(org).filter(
-        status__in=EXPIRABLE, renewal_date__lt=today - timedelta(days=grace_days),
-    ).order_by("renewal_date")
+def approval_settings_get(*, org) -> ApprovalSettings:
+    """Org's approval settings: the saved row, or an unsaved one with the product defaults
+    (an org that never opened the settings page has none). One query."""
+    return (ApprovalSettings.objects.for_org(org).first()
+            or ApprovalSettings(org=org))
+
+
+def expiry_cutoff(*, org, today: date, grace_days: int | None = None) -> date:
+    """Rows whose renewal date is before this day expire: today less the org's grace days
+    (the renewal date itself is the last day a row holds without grace). `grace_days`
+    overrides the org's setting (the renewal scan has read it already)."""
+    if grace_days is None:
+        grace_days = approval_settings_get(org=org).expiry_grace_days
+    return today - timedelta(days=grace_days)
+
+
+def rows_past_renewal(*, org, today: date, grace_days: int | None = None
+                      ) -> QuerySet[PolicyRow]:
+    """Rows the renewal sweep must expire: still in force and past their renewal date plus
+    the org's expiry grace days (approval settings, or `grace_days`). A row whose proposed
+    renewal still waits for its sign-offs holds only until its previous date
+    (review.renews_from)."""
+    cutoff = expiry_cutoff(org=org, today=today, grace_days=grace_days)
+    unsigned = RenewalReview.objects.filter(
+        row=OuterRef("pk"), decided_at__isnull=True, outcome=RenewalReview.Outcome.RENEW,
+        renews_from__lt=cutoff)
+    return PolicyRow.objects.for_org(org).filter(status__in=EXPIRABLE).filter(
+        Q(renewal_date__lt=cutoff) | Q(Exists(unsigned))).order_by("renewal_date")
+
+
+def row_holds_until(*, org, row) -> date | None:
+    """The last day a row holds without renewal: its renewal date, or, while a proposed
+    renewal waits for its sign-offs, the date it had before (one query)."""
+    review = renewal_review_open(org=org, row=row)
+    if review is not None and review.outcome == RenewalReview.Outcome.RENEW \
+            and review.renews_from is not None:
+        return review.renews_from
+    return row.renewal_date
+
+
+def renewal_review_open(*, org, row) -> RenewalReview | None:
+    """The open renewal review of one row of org (answering, or renew decided and waiting
+    for the three signatures), or None. One query."""
+    return (RenewalReview.objects.for_org(org).filter(row=row, decided_at__isnull=True)
+            .select_related("created_by__user", "decided_by__user").first())
+
+
+def renewal_review_list(*, org, row) -> QuerySet[RenewalReview]:
+    """Every renewal review of one row of org, newest first, with who opened and decided
+    it (one query)."""
+    return (RenewalReview.objects.for_org(org).filter(row=row)
+            .select_related("created_by__user", "decided_by__user").order_by("-created_at"))
 
 
 def rows_renewing_soon(*, org, actor, today: date, days: int = 30) -> QuerySet[PolicyRow]:
@@ -72,14 +125,23 @@ class InboxItem:
     waiting_since: datetime
 
 
+# A renewal decided "renew" waits for the three signatures of the row's new version.
+AWAITING_RENEWAL = Q(status=Status.RENEWAL_DUE,
+                     renewal_reviews__outcome=RenewalReview.Outcome.RENEW,
+                     renewal_reviews__decided_at__isnull=True)
+
+
 def signoff_inbox(*, org, actor) -> list[InboxItem]:
-    """What waits for actor's signature, oldest first: rows in review where actor may sign
-    a role nobody has signed yet (org scope, app owner or grant; separation of duties
-    applied). Three queries whatever the row count: rows with their relations, their live
-    signatures, and actor's grants on them."""
+    """What waits for actor's signature, oldest first: rows in review, and rows due for
+    renewal whose review proposed a renewal, where actor may sign a role nobody has signed
+    yet (org scope, app owner or grant; separation of duties applied). A renewal waits
+    since its new version (updated_at). Three queries whatever the row count: rows with
+    their relations (one open review per row, so the join never repeats a row), their
+    live signatures, and actor's grants on them."""
     live = Prefetch("signoffs", queryset=SignOff.objects.filter(voided_at__isnull=True),
                     to_attr="live_signoffs")
-    rows = list(PolicyRow.objects.for_org(org).filter(status=Status.IN_REVIEW)
+    rows = list(PolicyRow.objects.for_org(org)
+                .filter(Q(status=Status.IN_REVIEW) | AWAITING_RENEWAL)
                 .select_related(*_ROW_RELATED).prefetch_related(live)
                 .order_by("status_changed_at", "pk"))
     grants = grants_of(actor, rows) if rows else set()
@@ -90,8 +152,10 @@ def signoff_inbox(*, org, actor) -> list[InboxItem]:
                       and sign_refusal(actor, row, role, live_signoffs=row.live_signoffs,
                                        grants=grants) is None)
         if roles:
-            items.append(InboxItem(row=row, roles=roles, waiting_since=row.status_changed_at))
-    return items
+            since = (row.updated_at if row.status == Status.RENEWAL_DUE
+                     else row.status_changed_at)
+            items.append(InboxItem(row=row, roles=roles, waiting_since=since))
+    return sorted(items, key=lambda item: item.waiting_since)
 
 
 def deny_rule_list(*, org, active: bool | None = True) -> QuerySet[DenyRule]:
@@ -364,3 +428,34 @@ def lint_report(*, org, today: date | None = None) -> LintReport:
                       rows_checked=len(snap.rows),
                       rows_with_findings=len({f.row for f in findings}), errors=errors,
                       warnings=len(findings) - errors)
+
+
+def row_evidence_items(*, org, row) -> list:
+    """The evidence items attached to one row of org, oldest link first (one query); the
+    renewal review cites them."""
+    return [link.item for link in RowEvidence.objects.for_org(org).filter(row=row)
+            .select_related("item").order_by("attached_at", "pk")]
+
+
+@dataclass(frozen=True)
+class RowUsage:
+    month_spent: Decimal
+    monthly_budget: Decimal
+    day_spent: Decimal
+    daily_cap: Decimal | None
+
+    @property
+    def month_percent(self) -> int | None:
+        if not self.monthly_budget:
+            return None
+        return int(self.month_spent * 100 / self.monthly_budget)
+
+
+def row_usage(*, org, row, now: datetime | None = None) -> RowUsage:
+    """What one row of org spent this UTC day and month (its spend counters) against its
+    daily cap and monthly budget. One query."""
+    day, month = period_keys(now or timezone.now())
+    spent = dict(SpendCounter.objects.for_org(org).filter(row=row, period_key__in=(day, month))
+                 .values_list("period_key", "amount"))
+    return RowUsage(month_spent=spent.get(month, Decimal(0)), monthly_budget=row.monthly_budget,
+                    day_spent=spent.get(day, Decimal(0)), daily_cap=row.daily_cap)

@@ -9,7 +9,6 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from approvals.models import (
-    MAX_RENEWAL_DAYS,
     Action,
     DataClass,
     DenyRule,
@@ -17,6 +16,7 @@ from approvals.models import (
     RenewalTrigger,
 )
 from approvals.permissions import can_edit, can_request
+from approvals.selectors import approval_settings_get
 from approvals.workflow import EDITABLE, FINISHED, InvalidTransition
 from evidence.models import CatalogEntry
 from orgs.audit import diff, record_event
@@ -93,17 +93,26 @@ def _check_fallback(errors, row):
                                   "of this row.")
 
 
-def _check_renewal(errors, row, today):
-    if row.renewal_date is not None and row.renewal_date <= today:
-        errors["renewal_date"] = "The renewal date must be in the future."
-    elif row.is_production:
-        if row.renewal_date is None:
-            errors["renewal_date"] = "Production rows need a renewal date."
-        elif row.renewal_date > today + timedelta(days=MAX_RENEWAL_DAYS):
-            errors["renewal_date"] = (f"Production rows renew within {MAX_RENEWAL_DAYS} days "
-                                      f"(by {today + timedelta(days=MAX_RENEWAL_DAYS)}).")
-        if not row.renewal_triggers:
-            errors["renewal_triggers"] = "Production rows need at least one renewal trigger."
+def renewal_date_error(renewal_date, *, production: bool, today, max_days: int) -> str | None:
+    """What is wrong with a (next) renewal date, or None: it lies in the future and, for a
+    production row, within the org's max_renewal_days (approval settings)."""
+    if renewal_date is not None and renewal_date <= today:
+        return "The renewal date must be in the future."
+    if production and renewal_date is None:
+        return "Production rows need a renewal date."
+    if production and renewal_date > today + timedelta(days=max_days):
+        return (f"Production rows renew within {max_days} days "
+                f"(by {today + timedelta(days=max_days)}).")
+    return None
+
+
+def _check_renewal(errors, org, row, today):
+    max_days = approval_settings_get(org=org).max_renewal_days
+    if problem := renewal_date_error(row.renewal_date, production=row.is_production,
+                                     today=today, max_days=max_days):
+        errors["renewal_date"] = problem
+    if row.is_production and not row.renewal_triggers:
+        errors["renewal_triggers"] = "Production rows need at least one renewal trigger."
 
 
 def validate_row(*, org, row: PolicyRow, models) -> None:
@@ -141,7 +150,7 @@ def validate_row(*, org, row: PolicyRow, models) -> None:
     _check_scope(errors, org, row)
     if not errors:
         _check_fallback(errors, row)
-        _check_renewal(errors, row, timezone.localdate())
+        _check_renewal(errors, org, row, timezone.localdate())
     if errors:
         raise ValidationError(errors)
     row.full_clean(exclude=["approved_models", *OWNER_FIELDS, "requested_by", "fallback_row"])

@@ -6,9 +6,11 @@ from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
 from approvals.decisions.versions import decisions_changed
-from approvals.models import PolicyRow, SignOff
+from approvals.models import PolicyRow, RenewalReview, SignOff
 from approvals.permissions import GRANT_PERMS, can_grant_reviewer, sign_refusal
+from approvals.selectors import renewal_review_open
 from approvals.services.rows import lock_row, require_member
+from approvals.services.workflow import close_open_review
 from approvals.workflow import InvalidTransition, Status, target_for
 from orgs.audit import record_event
 from orgs.events import event_emit
@@ -21,44 +23,76 @@ def _fully_approved(row: PolicyRow, live: list[SignOff], content_hash: str) -> b
     return approved == set(SignOff.Role.values)
 
 
-def _check_fallback_active(row: PolicyRow):
-    # Fallbacks never inherit approval: the fallback's own row must be active now.
-    if row.fallback_row_id and row.fallback_row.status != Status.ACTIVE:
+def _check_fallback_active(row: PolicyRow, renewing: bool):
+    # Fallbacks never inherit approval: the fallback's own row must be active now (or, for
+    # a renewal, still in force: it may be due for renewal itself).
+    ok = (Status.ACTIVE, Status.RENEWAL_DUE) if renewing else (Status.ACTIVE,)
+    if row.fallback_row_id and row.fallback_row.status not in ok:
         raise ValidationError({"fallback_row": "The fallback row is not active; it needs its "
                                                "own approval before this row can go live."})
 
 
-def _apply_outcome(row: PolicyRow, live: list[SignOff], decision: str,
-                   content_hash: str) -> str:
-    """Move the row if this signature decides it; return the notification kind."""
-    if decision == SignOff.Decision.REJECT:
-        row.status, kind = target_for(row.status, "reject"), "approval.rejected"
-    elif _fully_approved(row, live, content_hash):
-        _check_fallback_active(row)
-        row.status, kind = target_for(row.status, "activate"), "approval.activated"
-        row.activated_at = timezone.now()
-    else:
+# The moves a deciding signature makes: (verb, notification kind) in review and in renewal.
+_MOVES = {
+    (False, SignOff.Decision.REJECT): ("reject", "approval.rejected"),
+    (False, SignOff.Decision.APPROVE): ("activate", "approval.activated"),
+    (True, SignOff.Decision.REJECT): ("request_changes", "approval.changes_requested"),
+    (True, SignOff.Decision.APPROVE): ("renew", "approval.renewed"),
+}
+
+
+def _apply_outcome(row: PolicyRow, live: list[SignOff], decision: str, content_hash: str,
+                   *, renewing: bool, actor) -> str:
+    """Move the row if this signature decides it; return the notification kind. In a
+    renewal a rejection is rework (changes requested) and the third approval renews; both
+    close the renewal review."""
+    if decision == SignOff.Decision.APPROVE and not _fully_approved(row, live, content_hash):
         return "approval.signed"
+    verb, kind = _MOVES[(renewing, decision)]
+    if decision == SignOff.Decision.APPROVE:
+        _check_fallback_active(row, renewing)
+    row.status = target_for(row.status, verb)
+    if verb == "activate":
+        row.activated_at = timezone.now()
     row.status_changed_at = timezone.now()
     row.save()
+    if renewing:
+        close_open_review(row, actor=actor)
     decisions_changed(row.org_id)
     return kind
+
+
+def _signing_round(org, row: PolicyRow) -> bool:
+    """Whether the row is signed now, and whether as a renewal: in review, or due for
+    renewal with a renewal proposed (renewal review decided renew). True for a renewal."""
+    if row.status == Status.IN_REVIEW:
+        return False
+    if row.status == Status.RENEWAL_DUE:
+        review = renewal_review_open(org=org, row=row)
+        if review is not None and review.outcome == RenewalReview.Outcome.RENEW:
+            return True
+        raise InvalidTransition("This row is due for renewal; it is signed once its renewal "
+                                "review proposes a renewal.")
+    raise InvalidTransition(f"Rows are signed in review or renewal; this one is "
+                            f"{row.get_status_display().lower()}.")
 
 
 @transaction.atomic
 def signoff_record(*, org, actor, row: PolicyRow, role: str, decision: str,
                    comment: str = "") -> PolicyRow:
-    """A reviewer signs one role of a row in review: approve, or reject with a comment.
-    Who may sign is permissions.sign_refusal (matching org scope, the row's app owner, or
-    a guardian grant; separation of duties). The signature stores the row's version and
-    content hash. A rejection moves the row to rejected; the third approval of the current
-    version activates it. Audits approval.signed; emits approval.signed, approval.rejected
-    or approval.activated."""
+    """A reviewer signs one role of a row in review, or of a renewal (renewal due, its
+    review decided renew): approve, or reject with a comment. Who may sign is
+    permissions.sign_refusal (matching org scope, the row's app owner, or a guardian grant;
+    separation of duties), the same in both. The signature stores the row's version and
+    content hash. In review a rejection moves the row to rejected and the third approval of
+    the current version activates it; in renewal a rejection sends it to changes requested
+    (rework) and the third approval renews it (active), closing the renewal review.
+    Audits approval.signed (approval.renewed for the renewing signature); emits
+    approval.signed, approval.rejected, approval.activated, approval.changes_requested or
+    approval.renewed."""
     require_member(actor, org)
     row = lock_row(org, row)
-    if row.status != Status.IN_REVIEW:
-        raise InvalidTransition(f"Rows are signed in review; this one is "
-                                f"{row.get_status_display().lower()}.")
+    renewing = _signing_round(org, row)
     if decision not in SignOff.Decision.values:
         raise ValidationError({"decision": "Approve or reject."})
     live = list(row.signoffs.filter(voided_at__isnull=True))
@@ -75,14 +109,16 @@ def signoff_record(*, org, actor, row: PolicyRow, role: str, decision: str,
         org=org, row=row, role=role, signer=actor, signer_label=actor.user.email,
         decision=decision, comment=comment, row_version=row.version, content_hash=content_hash)
     old = row.status
-    kind = _apply_outcome(row, [*live, signoff], decision, content_hash)
+    kind = _apply_outcome(row, [*live, signoff], decision, content_hash, renewing=renewing,
+                          actor=actor)
     changes = {"role": [None, role], "decision": [None, decision],
                "row_version": [None, row.version], "content_hash": [None, content_hash]}
     if comment:
         changes["comment"] = [None, comment]
     if row.status != old:
         changes["status"] = [old, row.status]
-    record_event(org=org, actor=actor, action="approval.signed", obj=row, changes=changes)
+    action = "approval.renewed" if kind == "approval.renewed" else "approval.signed"
+    record_event(org=org, actor=actor, action=action, obj=row, changes=changes)
     event_emit(org=org, kind=kind, subject=row,
                payload={"status": row.status, "role": role, "decision": decision,
                         "version": row.version, "signoff": str(signoff.public_id)})

@@ -11,15 +11,15 @@ from django.utils import timezone
 
 from approvals.decisions.versions import decisions_changed
 from approvals.gates import required_evidence_missing
-from approvals.models import MAX_RENEWAL_DAYS, PolicyRow
+from approvals.models import PolicyRow, RenewalReview
 from approvals.permissions import (
     can_edit,
-    can_renew,
     can_revoke,
     can_run_pipeline,
     can_send_back,
     can_suspend,
 )
+from approvals.selectors import expiry_cutoff, row_holds_until
 from approvals.services.rows import lock_row, require_member, validate_row, void_signoffs
 from approvals.services.screening import screen, screening_errors
 from approvals.workflow import Status, target_for
@@ -28,6 +28,23 @@ from orgs.events import NotificationEvent, event_emit
 from orgs.models import Membership
 
 WARNING = NotificationEvent.Severity.WARNING
+# A renewal review stays open while its row is due for renewal (or suspended from there);
+# any other move ends it, with the outcome the move amounts to (blank: it lapsed).
+_REVIEW_OUTCOME = {Status.CHANGES_REQUESTED: RenewalReview.Outcome.REWORK,
+                   Status.REVOKED: RenewalReview.Outcome.REVOKE,
+                   Status.ACTIVE: RenewalReview.Outcome.RENEW}
+
+
+def close_open_review(row: PolicyRow, *, actor=None) -> int:
+    """End the open renewal review of a row that left renewal (revoked, expired, sent back
+    or renewed by any path), so the next renewal starts a fresh one. Returns how many."""
+    if row.status in (Status.RENEWAL_DUE, Status.SUSPENDED):
+        return 0
+    open_reviews = RenewalReview.objects.filter(row=row, decided_at__isnull=True)
+    # Who decided a proposed renewal stays its decider; the signatures are in the audit log.
+    open_reviews.filter(decided_by__isnull=True).update(decided_by=actor)
+    return open_reviews.update(outcome=_REVIEW_OUTCOME.get(row.status, ""),
+                               decided_at=timezone.now())
 
 
 def move(*, org, actor, row: PolicyRow, verb: str, kind: str, prefer: str | None = None,
@@ -39,6 +56,8 @@ def move(*, org, actor, row: PolicyRow, verb: str, kind: str, prefer: str | None
     row.status = target_for(old, verb, prefer=prefer)
     row.status_changed_at = timezone.now()
     row.save()
+    if old in (Status.RENEWAL_DUE, Status.SUSPENDED):
+        close_open_review(row, actor=actor)
     decisions_changed(org)
     record_event(org=org, actor=actor, action=kind, obj=row,
                  changes={"status": [old, row.status], **(changes or {})})
@@ -200,29 +219,6 @@ def row_mark_renewal_due(*, org, actor, row: PolicyRow) -> PolicyRow:
 
 
 @transaction.atomic
-def row_renew(*, org, actor, row: PolicyRow, renewal_date: date, comment: str) -> PolicyRow:
-    """A security reviewer or platform (never the requester) renews a row whose renewal
-    is due, with the next renewal date (production: within MAX_RENEWAL_DAYS) and what the
-    review found. Audits and emits approval.renewed."""
-    require_member(actor, org)
-    row = lock_row(org, row)
-    _require(can_renew(actor, row), "Only a security reviewer or platform renews a row, "
-                                    "never its requester.")
-    target_for(row.status, "renew")
-    comment = _comment(comment)
-    today = timezone.localdate()
-    if renewal_date is None or renewal_date <= today:
-        raise ValidationError({"renewal_date": "The next renewal date must be in the future."})
-    if row.is_production and renewal_date > today + timedelta(days=MAX_RENEWAL_DAYS):
-        raise ValidationError({"renewal_date": f"Production rows renew within "
-                                               f"{MAX_RENEWAL_DAYS} days."})
-    old_date, row.renewal_date = row.renewal_date, renewal_date
-    return move(org=org, actor=actor, row=row, verb="renew", kind="approval.renewed",
-                changes={"renewal_date": [old_date, renewal_date], "comment": [None, comment]},
-                payload={"renewal_date": renewal_date})
-
-
-@transaction.atomic
 def row_suspend(*, org, actor, row: PolicyRow, reason: str) -> PolicyRow:
     """A security reviewer (approvals:suspend) suspends an active row, or one due for
     renewal, e.g. in an incident; the system (actor=None: the monitoring issue's budget
@@ -280,18 +276,22 @@ def row_audience(row: PolicyRow) -> list[int]:
 
 @transaction.atomic
 def row_expire(*, org, actor=None, row: PolicyRow, today: date | None = None,
-               grace_days: int = 0) -> PolicyRow:
-    """The renewal sweep (actor=None; approvals/jobs.py) or platform expires a row past its
-    renewal date plus grace_days without renewal: the renewal date is the last day it
-    holds, the grace the days a renewal may still come in before the row is gone. Audits
-    and emits approval.expired (warning), to the row's owners too."""
+               grace_days: int | None = None) -> PolicyRow:
+    """The renewal sweep (actor=None; approvals/jobs.py) or platform expires a row past
+    its renewal date without renewal: the renewal date is the last day it holds (the
+    previous one while a proposed renewal waits for its sign-offs), plus the org's expiry
+    grace days (approval settings; `grace_days` overrides them). An open renewal review
+    lapses. Audits and emits approval.expired (warning), to the row's owners too."""
     row = lock_row(org, row)
     _system_or_platform(actor, org, row, "Only platform or the renewal sweep expires rows.")
     target_for(row.status, "expire")
     today = today or timezone.localdate()
-    if row.renewal_date is None or row.renewal_date + timedelta(days=grace_days) >= today:
-        raise ValidationError({"renewal_date": "This row is not past its renewal date"
-                                               + (" and grace period." if grace_days else ".")})
+    cutoff = expiry_cutoff(org=org, today=today) if grace_days is None \
+        else today - timedelta(days=grace_days)
+    holds_until = row_holds_until(org=org, row=row)
+    if holds_until is None or holds_until >= cutoff:
+        raise ValidationError({"renewal_date": "This row is not past its renewal date "
+                                               "(and grace days)."})
     return move(org=org, actor=actor, row=row, verb="expire", kind="approval.expired",
-                payload={"renewal_date": row.renewal_date, "grace_days": grace_days,
+                payload={"renewal_date": row.renewal_date, "holds_until": holds_until,
                          "audience": row_audience(row)}, severity=WARNING)

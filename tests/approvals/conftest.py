@@ -119,3 +119,30 @@ class Counts:
     def new_events(self):
         return list(NotificationEvent.objects.for_org(self.org).order_by("created_at", "pk")
                     [self.events:])
+
+
+def all_ok(note="Unchanged since the last review."):
+    """Renewal answers: every area of the checklist answered ok."""
+    from approvals.models import RenewalReview
+
+    return {area: {"ok": True, "note": note, "evidence": None}
+            for area in RenewalReview.Area.values}
+
+
+def propose_renewal(org, row, people, *, days=80, reviewer="security"):
+    """Take a row due for renewal through its review to "renew" decided: it then waits for
+    the three sign-offs of its new version. Returns the review."""
+    from approvals.services import (
+        renewal_review_answer,
+        renewal_review_decide,
+        renewal_review_start,
+    )
+
+    actor = people[reviewer]
+    review = renewal_review_start(org=org, actor=actor, row=row)
+    review = renewal_review_answer(
+        org=org, actor=actor, review=review, answers=all_ok(),
+        proposed_renewal_date=timezone.localdate() + timedelta(days=days))
+    renewal_review_decide(org=org, actor=actor, review=review, outcome="renew")
+    review.refresh_from_db()
+    return review

@@ -5,12 +5,11 @@ state raises InvalidTransition and writes nothing."""
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 
 from approvals import services
 from approvals.models import PolicyRow, SignOff
 from approvals.workflow import NEXT, VERBS, InvalidTransition, Status, target_for, targets
-from tests.approvals.conftest import Counts, sign
+from tests.approvals.conftest import Counts, propose_renewal, sign
 
 S = Status
 ALL = list(Status.values)
@@ -50,13 +49,14 @@ def _actor(people, verb):
 
 
 def _run(verb, org, row, people):
-    """Call the service that makes `verb` happen (activate is the third sign-off)."""
+    """Call the service that makes `verb` happen (activate and renew are the third
+    sign-off; a renewal starts with its review, which refuses rows not due)."""
     actor = _actor(people, verb)
+    if verb == "renew":
+        return services.renewal_review_start(org=org, actor=actor, row=row)
     extra = {
         "request_changes": {"comment": "Narrow the data classes."},
         "reject": {"comment": "Not for customer data."},
-        "renew": {"renewal_date": timezone.localdate() + timedelta(days=80),
-                  "comment": "Same model, same scope."},
         "suspend": {"reason": "Incident 42"}, "revoke": {"reason": "Feature retired"},
         "expire": {"today": row.renewal_date + timedelta(days=1)},
     }.get(verb, {})
@@ -72,7 +72,9 @@ def test_every_allowed_move_works_with_one_audit_and_one_event(
         source, target, verb, org_a, make_row, people):
     row = make_row(source, suspended_from=target if verb == "resume" else "")
     before = Counts(org_a)
-    if verb == "activate":
+    if verb in ("activate", "renew"):
+        if verb == "renew":
+            propose_renewal(org_a, row, people)
         for role in (SignOff.Role.SECURITY, SignOff.Role.FINANCE):
             sign(org_a, row, people, role)
         before = Counts(org_a)

@@ -4,16 +4,21 @@ evaluate. The hot path of the gateway.
 Cost of a decision when nothing changed: the credential cache's one GET of its generation
 (projects/credentials.py), one GET of the org's decision version (versions.py), then pure
 Python; no database query. After any change the first decision of each process rebuilds
-the org's index (loader.py: four queries). If the shared cache cannot be read, the index
-is rebuilt for every decision (fail closed: never answer from a possibly stale index)."""
+the org's index (loader.py: five queries). If the shared cache cannot be read, the index
+is rebuilt for every decision (fail closed: never answer from a possibly stale index).
+
+Decisions of a resolved credential go to the decision log (log.py) when the org's setting,
+carried in its index, says so: an append to an in-memory buffer, never a query. Answers
+to unresolved credentials have no org and are not logged."""
 
 import threading
 from collections import OrderedDict
+from random import random
 from dataclasses import dataclass
 
 from django.utils import timezone
 
-from approvals.decisions import engine
+from approvals.decisions import engine, log
 from approvals.decisions.engine import Decision, Reason, Request
 from approvals.decisions.loader import load_index
 from approvals.decisions.versions import version
@@ -101,11 +106,17 @@ def decide(secret: str, queries: list[Query], *, now=None) -> tuple[object, list
     decisions = []
     for query in queries:
         if not _environment_matches(resolved.environment, query.environment):
-            decisions.append(engine.deny(Reason.WRONG_ENVIRONMENT))
-            continue
-        request = Request(
-            project=resolved.project.pk, environment=resolved.environment.pk,
-            caller=resolved.caller.pk, credential_kind=resolved.kind, credential=credential,
-            model=query.model, action=query.action, data_class=query.data_class)
-        decisions.append(engine.evaluate(index, request, now))
+            decision = engine.deny(Reason.WRONG_ENVIRONMENT)
+        else:
+            request = Request(
+                project=resolved.project.pk, environment=resolved.environment.pk,
+                caller=resolved.caller.pk, credential_kind=resolved.kind,
+                credential=credential, model=query.model, action=query.action,
+                data_class=query.data_class)
+            decision = engine.evaluate(index, request, now)
+        decisions.append(decision)
+        rate = index.log_rate
+        if rate and (rate >= 1.0 or random() < rate):
+            log.record(resolved.org.pk, now, resolved, credential, query, decision,
+                       index.log_sampled)
     return resolved.org, decisions

@@ -13,8 +13,8 @@ What a crash (SIGKILL, OOM) loses is what was buffered: at most about one flush 
 of decisions (docs/gateway-integration.md, "Decision log").
 
 Gunicorn may fork workers after import, so the thread is started lazily by the first
-record of each process (a fork resets the buffer in the child). Tests turn it off (settings.DECISION_LOG_FLUSH_THREAD)
-and call `flush()` themselves, inside their transaction.
+record of each process (a fork resets the buffer in the child). Tests turn it off
+(settings.DECISION_LOG_FLUSH_THREAD) and call `flush()` themselves, in their transaction.
 """
 
 import atexit

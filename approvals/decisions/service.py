@@ -13,8 +13,8 @@ to unresolved credentials have no org and are not logged."""
 
 import threading
 from collections import OrderedDict
-from random import random
 from dataclasses import dataclass
+from random import random
 
 from django.utils import timezone
 

@@ -8,23 +8,101 @@ on a mix of requests (allows, denies, deny-rule hits; goal <= 10 µs per decisio
 plain reference evaluator on the same requests (what the engine replaces), one index
 rebuild from the database (what each process pays once after a change), and decide() end
 to end in-process (credential cache hit + one version read from the cache + engine).
-HTTP under gunicorn is not measured here (see docs/gateway-integration.md).
+
+Then HTTP (PostgreSQL only): gunicorn with the production settings (DEBUG off) on a free
+127.0.0.1 port serves both POST /api/v1/decisions and a bare Django JSON view
+(bench/bare_urls.py); wrk drives each at concurrency 16 (after a short warm-up) and the
+bench prints requests/s, p50 and p99 side by side, the ratio and the goals (>= 0.8 x the
+bare view's throughput, p99 <= 15 ms). The decision log is left at the default (sampled,
+10 %), so its buffer is part of the cost. BENCH_SECONDS (10), BENCH_WORKERS (2) and
+BENCH_THREADS (4) tune the run.
 """
 
+import os
 import random
 import sys
+import tempfile
 import time
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from _setup import test_database
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
 PROJECTS, ROWS = 50, 10_000
+SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
+WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
+THREADS = int(os.environ.get("BENCH_THREADS", "4"))
 
 
 def line(label, n, seconds):
     print(f"{label:<58} {n:>7} ops  {seconds * 1e6 / n:9.2f} µs/op  {n / seconds:12.0f} ops/s")
+
+
+def http_env(test_database_name: str) -> dict:
+    """The production settings for gunicorn, on the bench's test database."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    database = urlsplit(os.environ["DATABASE_URL"])._replace(path="/" + test_database_name)
+    cache = os.environ.get("CACHE_URL", "")
+    if not cache.startswith("redis"):
+        cache = "redis://127.0.0.1:6379/0"  # every worker must share one cache
+    return {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.http_settings", "DEBUG": "false",
+            "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "false",
+            "DATABASE_URL": urlunsplit(database), "CACHE_URL": cache,
+            "CACHE_KEY_PREFIX": f"bench{os.getpid()}", "DECISION_LOG_FLUSH_THREAD": "true"}
+
+
+def http_row(label, r):
+    errors = f"{r['errors']} non-2xx" + (f", {r['socket_errors']}" if r["socket_errors"] else "")
+    print(f"{label:<44} {r['rps']:9.0f} req/s  p50 {r['p50']:6.2f} ms  p99 {r['p99']:6.2f} ms"
+          f"  ({r['requests']} requests, {errors})")
+
+
+def http_part(vendor, secret, body):
+    """gunicorn + wrk: the real decision endpoint beside a bare Django JSON view."""
+    import _http
+    from django.db import connection
+
+    from approvals.models import DecisionRecord
+
+    if vendor != "postgresql":
+        print("HTTP: skipped (needs DATABASE_URL on PostgreSQL)")
+        return
+    wrk = _http.ensure_wrk()
+    log = Path(tempfile.mkdtemp()) / "gunicorn.log"
+    process, base = _http.start_gunicorn(http_env(connection.settings_dict["NAME"]),
+                                         workers=WORKERS, threads=THREADS, log=log)
+    auth = {"Authorization": f"Bearer {secret}"}
+    targets = [("bare Django JSON view (POST /bench/bare)", f"{base}/bench/bare", {}),
+               ("decision service (POST /api/v1/decisions)", f"{base}/api/v1/decisions", auth)]
+    results, warm = {}, {}
+    before = DecisionRecord.objects.count()  # the in-process part's sample
+    try:
+        answer = _http.wait_ready(process, targets[1][1], body, auth, log)
+        assert answer["decision"] == "allow", answer
+        for label, url, headers in targets:
+            # Warm-up: every worker builds its index and fills its credential cache.
+            warm[label] = _http.run_wrk(wrk, url, body, headers, seconds=2)
+            results[label] = _http.run_wrk(wrk, url, body, headers, seconds=SECONDS)
+    finally:
+        _http.stop(process)
+    time.sleep(1)  # let PostgreSQL notice the workers' connections closing
+    print(f"HTTP: gunicorn {WORKERS} gthread workers x {THREADS} threads, production "
+          f"settings (DEBUG off), PostgreSQL, Redis cache; wrk -t2 -c16, {SECONDS} s each; "
+          f"decision log at the default (sampled 10 %)")
+    for label, r in results.items():
+        http_row(label, r)
+    bare, real = results[targets[0][0]], results[targets[1][0]]
+    ratio = real["rps"] / bare["rps"]
+    print(f"decision service: {ratio:.2f} x the bare view's throughput "
+          f"({'within' if ratio >= 0.8 else 'BELOW'} the 0.8 goal); p99 {real['p99']:.2f} ms "
+          f"({'within' if real['p99'] <= 15 else 'OVER'} the 15 ms goal)")
+    logged = DecisionRecord.objects.count() - before
+    decided = real["requests"] + warm[targets[1][0]]["requests"] + 1
+    print(f"decision log: the workers' buffers wrote {logged} records for {decided} "
+          f"decisions ({logged / decided:.1%}; sampled at 10 %)")
 
 
 with test_database() as vendor:
@@ -142,3 +220,11 @@ with test_database() as vendor:
     print(f"engine: {per:.2f} µs per decision ({'within' if per <= 10 else 'OVER'} the "
           f"10 µs goal)")
     assert decision.allow and len(captured) == 0, (decision, len(captured))
+
+    from approvals.decisions import log as decision_log
+
+    # This process's flush thread holds a connection to the test database: end it now.
+    decision_log.buffer.stop()
+    body = {"model": model, "action": query[0].action, "data_class": query[0].data_class,
+            "environment": query[0].environment}
+    http_part(vendor, secret, body)

@@ -212,6 +212,10 @@ WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", DEBU
 CACHES = cache_config(env_str("CACHE_URL", "locmem://"),
                       key_prefix=env_str("CACHE_KEY_PREFIX", ""))
 
+# The decision log's per-process flush thread (approvals/decisions/log.py). Tests turn it
+# off and flush inside their own transaction.
+DECISION_LOG_FLUSH_THREAD = env_bool("DECISION_LOG_FLUSH_THREAD", True)
+
 # Team API keys are stored as HMAC-SHA256(KEY_PEPPER, secret). Unset: derived from
 # SECRET_KEY, so rotating SECRET_KEY then invalidates every team API key (docs/keys.md).
 KEY_PEPPER = env_str("KEY_PEPPER")

@@ -163,15 +163,22 @@ def _environment_matches(resolved: Resolved, environment) -> bool:
     return str(environment) == str(resolved.environment.public_id)
 
 
-def resolve_credential(secret: str, *, environment=None) -> Resolved | Failure:
+_READ = object()
+
+
+def resolve_credential(secret: str, *, environment=None,
+                       generation=_READ) -> Resolved | Failure:
     """Who is calling with this secret. `environment` (an Environment or its public id),
     when given, must be the credential's own. Reads at most one row; audits nothing
-    (the caller decides what a failure means)."""
+    (the caller decides what a failure means). `generation`: the GENERATION_KEY value
+    the caller just read from the cache itself (None: the cache could not be read), so
+    a caller that needs other keys too reads them all in one round trip."""
     kind = kind_of(secret)
     if kind is None:  # wrong shape or checksum: no lookup at all
         return Failure(FailureReason.UNKNOWN)
     secret_hash = hash_secret(secret)
-    generation = _generation()
+    if generation is _READ:
+        generation = _generation()
     entry = _local.get(secret_hash, generation) if generation is not None else None
     if entry is None:
         entry = _load(secret_hash, kind)

@@ -186,6 +186,11 @@ class OrgIndex:
     rows: dict = field(default_factory=dict)  # id -> (RowFact, names)
     rules: list = field(default_factory=list)
     spend: dict = field(default_factory=dict)  # (row id, period key) -> Decimal
+    # The org's decision log setting, carried here so the hot path needs no query
+    # (loader.py sets both from ApprovalSettings): the share of decisions recorded
+    # (0: off, 1: every one) and whether that share is a sample.
+    log_rate: float = 0.0
+    log_sampled: bool = False
 
 
 def _rule_names(rule: DenyFact) -> frozenset | None:

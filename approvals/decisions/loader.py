@@ -1,6 +1,6 @@
-"""Build one org's compiled decision index from the database, in four queries: rows (with
-their credential bindings and fallback), their approved models, active deny rules, and the
-spend counters of this and last month."""
+"""Build one org's compiled decision index from the database, in five queries: rows (with
+their credential bindings and fallback), their approved models, active deny rules, the
+spend counters of this and last month, and the org's decision log setting."""
 
 from datetime import timedelta
 
@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from approvals.decisions.engine import DenyFact, RowFact, compile_index, period_keys
 from approvals.decisions.models import SpendCounter
-from approvals.models import DenyRule, PolicyRow
+from approvals.models import ApprovalSettings, DenyRule, PolicyRow
 from approvals.workflow import Status
 
 # Rows that can allow, or explain a deny better than "no matching row". Finished rows
@@ -58,4 +58,23 @@ def load_index(org_id, *, version=None):
     counters = SpendCounter.objects.for_org(org_id).filter(period_key__gte=last_month)
     spend = {(str(row), key): amount for row, key, amount in counters.values_list(
         "row__public_id", "period_key", "amount")}
-    return compile_index(facts, rules, spend, version=version)
+    index = compile_index(facts, rules, spend, version=version)
+    index.log_rate, index.log_sampled = _log_setting(org_id)
+    return index
+
+
+def _log_setting(org_id) -> tuple[float, bool]:
+    """(share of decisions to record, is it a sample) from the org's ApprovalSettings; no
+    row means the model's defaults (sampled, 10 %)."""
+    Mode = ApprovalSettings.DecisionLog
+    row = ApprovalSettings.objects.for_org(org_id).values_list(
+        "decision_log", "decision_log_sample_percent").first()
+    if row is None:
+        defaults = ApprovalSettings()
+        row = (defaults.decision_log, defaults.decision_log_sample_percent)
+    mode, percent = row
+    if mode == Mode.FULL:
+        return 1.0, False
+    if mode == Mode.SAMPLED:
+        return min(percent, 100) / 100, True
+    return 0.0, False

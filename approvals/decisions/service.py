@@ -1,24 +1,34 @@
 """decide(): resolve the credential, fetch this process's compiled index of its org, and
 evaluate. The hot path of the gateway.
 
-Cost of a decision when nothing changed: the credential cache's one GET of its generation
-(projects/credentials.py), one GET of the org's decision version (versions.py), then pure
-Python; no database query. After any change the first decision of each process rebuilds
-the org's index (loader.py: four queries). If the shared cache cannot be read, the index
-is rebuilt for every decision (fail closed: never answer from a possibly stale index)."""
+Cost of a decision when nothing changed: one cache round trip (a get_many of the
+credential generation of projects/credentials.py and the org's decision version of
+versions.py: the org is remembered per credential from its last resolution), then pure
+Python; no database query. A credential seen for the first time costs a second read.
+After any change the first decision of each process rebuilds the org's index (loader.py:
+five queries). If the shared cache cannot be read, the index is rebuilt for every
+decision (fail closed: never answer from a possibly stale index).
+
+Decisions of a resolved credential go to the decision log (log.py) when the org's setting,
+carried in its index, says so: an append to an in-memory buffer, never a query. Answers
+to unresolved credentials have no org and are not logged."""
 
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from random import random
 
+from django.core.cache import cache
 from django.utils import timezone
 
-from approvals.decisions import engine
+from approvals.decisions import engine, log
 from approvals.decisions.engine import Decision, Reason, Request
 from approvals.decisions.loader import load_index
+from approvals.decisions.versions import key as version_key
 from approvals.decisions.versions import version
-from projects.credentials import FailureReason, resolve_credential
+from projects.credentials import GENERATION_KEY, FailureReason, resolve_credential
 from projects.models import WorkloadToken
+from projects.secrets import hash_secret, kind_of
 
 _CREDENTIAL_REASONS = {
     FailureReason.UNKNOWN: Reason.CREDENTIAL_UNKNOWN,
@@ -27,6 +37,7 @@ _CREDENTIAL_REASONS = {
     FailureReason.WRONG_ENVIRONMENT: Reason.WRONG_ENVIRONMENT,
 }
 MAX_TOKENS_REMEMBERED = 50_000
+_MISSING = object()  # a counter to be read the slow way (absent, or org not known yet)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,9 +54,13 @@ class _Indexes:
         self.by_org: dict = {}
         # workload token public id -> its identity's public id (never changes).
         self.identities: OrderedDict = OrderedDict()
+        # secret hash -> org id (a credential never changes org), to read the org's
+        # version in the same round trip as the credential generation.
+        self.orgs: OrderedDict = OrderedDict()
 
-    def get(self, org_id):
-        current = version(org_id)
+    def get(self, org_id, current=_MISSING):
+        if current is _MISSING:
+            current = version(org_id)
         index = self.by_org.get(org_id)
         if current is not None and index is not None and index.version == current:
             return index
@@ -67,10 +82,18 @@ class _Indexes:
                     self.identities.popitem(last=False)
         return identity
 
+    def remember_org(self, secret_hash, org_id):
+        if self.orgs.get(secret_hash) != org_id:
+            with self.lock:
+                self.orgs[secret_hash] = org_id
+                if len(self.orgs) > MAX_TOKENS_REMEMBERED:
+                    self.orgs.popitem(last=False)
+
     def clear(self):
         with self.lock:
             self.by_org.clear()
             self.identities.clear()
+            self.orgs.clear()
 
 
 _indexes = _Indexes()
@@ -81,6 +104,37 @@ def clear_local_cache():
     _indexes.clear()
 
 
+def _read_counters(secret_hash):
+    """(credential generation, org id remembered for this credential or None, the org's
+    decision version) in one cache round trip. _MISSING: read that one the slow way (it
+    is absent, and the slow path creates it). Cache down: None for both, which fails
+    closed exactly as the slow reads do."""
+    org_id = _indexes.orgs.get(secret_hash)
+    keys = [GENERATION_KEY] if org_id is None else [GENERATION_KEY, version_key(org_id)]
+    try:
+        values = cache.get_many(keys)
+    except Exception:
+        return None, org_id, None
+    current = _MISSING if org_id is None else values.get(keys[1], _MISSING)
+    return values.get(GENERATION_KEY, _MISSING), org_id, current
+
+
+def _resolve(secret):
+    """resolve_credential with both counters prefetched; (resolved, org's version)."""
+    if kind_of(secret) is None:
+        return resolve_credential(secret), _MISSING
+    secret_hash = hash_secret(secret)
+    generation, org_id, current = _read_counters(secret_hash)
+    kwargs = {} if generation is _MISSING else {"generation": generation}
+    resolved = resolve_credential(secret, **kwargs)
+    if not resolved.ok:
+        return resolved, _MISSING
+    if resolved.org.pk != org_id:
+        _indexes.remember_org(secret_hash, resolved.org.pk)
+        current = _MISSING
+    return resolved, current
+
+
 def _environment_matches(environment, wanted: str) -> bool:
     return wanted in (environment.name, str(environment.public_id))
 
@@ -88,12 +142,12 @@ def _environment_matches(environment, wanted: str) -> bool:
 def decide(secret: str, queries: list[Query], *, now=None) -> tuple[object, list[Decision]]:
     """(org or None, one Decision per query) for the holder of `secret`. The credential is
     resolved once; an unknown, revoked or expired credential denies every query."""
-    resolved = resolve_credential(secret)
+    resolved, current = _resolve(secret)
     if not resolved.ok:
         reason = _CREDENTIAL_REASONS[resolved.reason]
         return None, [engine.deny(reason) for _ in queries]
     now = now or timezone.now()
-    index = _indexes.get(resolved.org.pk)
+    index = _indexes.get(resolved.org.pk, current)
     if resolved.kind == "workload_token":
         credential = _indexes.identity_of(resolved.org.pk, resolved.credential_id)
     else:
@@ -101,11 +155,17 @@ def decide(secret: str, queries: list[Query], *, now=None) -> tuple[object, list
     decisions = []
     for query in queries:
         if not _environment_matches(resolved.environment, query.environment):
-            decisions.append(engine.deny(Reason.WRONG_ENVIRONMENT))
-            continue
-        request = Request(
-            project=resolved.project.pk, environment=resolved.environment.pk,
-            caller=resolved.caller.pk, credential_kind=resolved.kind, credential=credential,
-            model=query.model, action=query.action, data_class=query.data_class)
-        decisions.append(engine.evaluate(index, request, now))
+            decision = engine.deny(Reason.WRONG_ENVIRONMENT)
+        else:
+            request = Request(
+                project=resolved.project.pk, environment=resolved.environment.pk,
+                caller=resolved.caller.pk, credential_kind=resolved.kind,
+                credential=credential, model=query.model, action=query.action,
+                data_class=query.data_class)
+            decision = engine.evaluate(index, request, now)
+        decisions.append(decision)
+        rate = index.log_rate
+        if rate and (rate >= 1.0 or random() < rate):
+            log.record(resolved.org.pk, now, resolved, credential, query, decision,
+                       index.log_sampled)
     return resolved.org, decisions

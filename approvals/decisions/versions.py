@@ -13,6 +13,12 @@ from django.db import transaction
 KEY = "approvals:decisions:version:{org_id}"
 
 
+def key(org_id) -> str:
+    """The org's version key in the cache (decide() reads it with the credential
+    generation in one get_many)."""
+    return KEY.format(org_id=org_id)
+
+
 def version(org_id) -> int | None:
     """The org's current version; None when the shared cache cannot be read (callers must
     then not trust any cached index: fail closed to a rebuild)."""

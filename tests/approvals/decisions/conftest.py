@@ -1,11 +1,13 @@
 """Decision fixtures: a production key for caller A, live rows bound to it, and clean
-per-process caches (compiled indexes, credential resolutions) around every test."""
+per-process caches (compiled indexes, credential resolutions, the decision log buffer)
+around every test."""
 
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
+from approvals.decisions import log as decision_log
 from approvals.decisions.service import Query
 from approvals.decisions.service import clear_local_cache as clear_indexes
 from approvals.decisions.versions import decisions_changed
@@ -15,12 +17,17 @@ from tests.projects.conftest import make_key
 
 
 @pytest.fixture(autouse=True)
-def _fresh_decision_caches():
+def _fresh_decision_caches(settings):
+    # No flush thread: it would write outside the test's transaction on its own
+    # connection; tests that read the log call decision_log.flush() themselves.
+    settings.DECISION_LOG_FLUSH_THREAD = False
     clear_indexes()
     clear_credentials()
+    decision_log.buffer.clear()
     yield
     clear_indexes()
     clear_credentials()
+    decision_log.buffer.clear()
 
 
 @pytest.fixture

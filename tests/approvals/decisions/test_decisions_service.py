@@ -6,6 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.cache import caches
 from django.utils import timezone
 
 from approvals.decisions.engine import Reason
@@ -162,12 +163,48 @@ def test_a_cached_decision_costs_no_query(secret, live_row, django_assert_num_qu
             assert one(secret).allow
 
 
-def test_an_index_rebuild_costs_four_queries(org_a, secret, live_row,
+def spy_cache(monkeypatch, fail=False):
+    """Record (or refuse) every read and write of the default cache backend."""
+    backend, calls = type(caches["default"]), []
+    def spying(name, original):
+        def spy(self, *args, **kwargs):
+            calls.append(name)
+            if fail:
+                raise ConnectionError("cache down")
+            return original(self, *args, **kwargs)
+        return spy
+    for name in ("get", "get_many", "add", "incr", "set"):
+        monkeypatch.setattr(backend, name, spying(name, getattr(backend, name)))
+    return calls
+
+
+def test_a_cached_decision_costs_one_cache_round_trip(secret, live_row, monkeypatch):
+    live_row()
+    assert one(secret).allow  # remembers the credential's org
+    calls = spy_cache(monkeypatch)
+    for _ in range(5):
+        assert one(secret).allow
+    # The credential generation and the org's version, read together.
+    assert calls == ["get_many"] * 5
+
+
+def test_with_the_cache_down_decisions_come_from_the_database(secret, live_row, monkeypatch,
+                                                             django_assert_num_queries):
+    row = live_row()
+    assert one(secret).allow
+    spy_cache(monkeypatch, fail=True)
+    PolicyRow.objects.filter(pk=row.pk).update(status=S.SUSPENDED)  # no bump reaches anyone
+    # The credential, its last-used stamp (no shared flag to skip it), the index (five).
+    with django_assert_num_queries(7):
+        assert one(secret).reasons == (Reason.ROW_SUSPENDED,)
+
+
+def test_an_index_rebuild_costs_five_queries(org_a, secret, live_row,
                                              django_assert_num_queries):
     live_row()
     assert one(secret).allow
     decisions_changed(org_a)
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(5):  # rows, models, deny rules, spend, log setting
         assert one(secret).allow
 
 

@@ -6,6 +6,7 @@ from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
 from approvals.decisions.versions import decisions_changed
+from approvals.gates import required_evidence_missing
 from approvals.models import PolicyRow, SignOff
 from approvals.permissions import GRANT_PERMS, can_grant_reviewer, sign_refusal
 from approvals.services.rows import lock_row, require_member
@@ -28,6 +29,13 @@ def _check_fallback_active(row: PolicyRow):
                                                "own approval before this row can go live."})
 
 
+def _check_evidence_current(row: PolicyRow):
+    # Evidence may have expired or been rejected while the row was in review: the default
+    # is no, so the last approval does not activate it.
+    if missing := required_evidence_missing(row, step="evidence"):
+        raise ValidationError({"evidence": [f"Required evidence: {m}" for m in missing]})
+
+
 def _apply_outcome(row: PolicyRow, live: list[SignOff], decision: str,
                    content_hash: str) -> str:
     """Move the row if this signature decides it; return the notification kind."""
@@ -35,6 +43,7 @@ def _apply_outcome(row: PolicyRow, live: list[SignOff], decision: str,
         row.status, kind = target_for(row.status, "reject"), "approval.rejected"
     elif _fully_approved(row, live, content_hash):
         _check_fallback_active(row)
+        _check_evidence_current(row)
         row.status, kind = target_for(row.status, "activate"), "approval.activated"
         row.activated_at = timezone.now()
     else:

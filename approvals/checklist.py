@@ -25,6 +25,7 @@ from approvals.models import Action, DataClass, PolicyRow, RowEvidence
 from approvals.permissions import can_attach_evidence
 from evidence.models import EvidenceItem
 from evidence.permissions import can_review_evidence
+from orgs.scoping import get_for_org_or_404
 
 K = EvidenceItem.Kind
 PRODUCTION = "production"
@@ -195,3 +196,13 @@ def row_evidence_context(*, row: PolicyRow, actor, form=None) -> dict:
         form = EvidenceAttachForm(items=checklist.items, actions=row.allowed_actions)
     return {"row": row, "evidence_checklist": checklist, "evidence_form": form,
             "can_attach_evidence": may_attach, "today": timezone.localdate()}
+
+
+def row_evidence_get(*, org, row: PolicyRow, item_id) -> RowEvidence:
+    """One evidence link of this row, with its item; 404 when the item is missing, foreign
+    or not attached to this row (an item is reached only through a row you can see)."""
+    newer = EvidenceItem.objects.filter(supersedes=OuterRef("item"))
+    qs = (RowEvidence.objects.select_related("item").annotate(is_superseded=Exists(newer)))
+    link = get_for_org_or_404(qs, org, row=row, item__public_id=item_id)
+    link.item.is_superseded = link.is_superseded
+    return link

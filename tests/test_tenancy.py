@@ -41,6 +41,26 @@ def fill(route, values):
     return "/" + PARAM.sub(lambda m: values[m.group(2)], route)
 
 
+def _row_with_evidence(project, caller):
+    """A policy row with one attached evidence item (a file), written directly: the walker
+    needs the objects, not the services' rules."""
+    from django.core.files.base import ContentFile
+
+    from approvals.models import PolicyRow, RowEvidence
+    from evidence.models import EvidenceItem
+
+    row = PolicyRow.objects.create(
+        org=project.org, project=project, caller=caller, business_reason="walker",
+        environment=project.environments.get(tier="production"), monthly_budget=1)
+    item = EvidenceItem(org=project.org, kind=EvidenceItem.Kind.USAGE_ROW, title="usage",
+                        sha256="0" * 64, collector_label="walker", file_name="u.txt",
+                        content_type="text/plain")
+    item.file.save("u.txt", ContentFile(b"usage"), save=False)
+    item.save()
+    RowEvidence.objects.create(org=project.org, row=row, item=item)
+    return row, item
+
+
 @pytest.fixture
 def tenants(personas, project_a, caller_a, outsider, project_b, caller_b, org_b):
     invitation_b, _ = invitation_create(org=org_b, actor=outsider, email="x@example.com",
@@ -49,7 +69,11 @@ def tenants(personas, project_a, caller_a, outsider, project_b, caller_b, org_b)
     foreign = [project_b.public_id, caller_b.public_id, outsider.public_id,
                invitation_b.public_id, token_b.public_id,
                EnvironmentFactory(project=project_b).public_id]
-    own = [project_a.public_id, caller_a.public_id, personas["member"].public_id]
+    row_b, item_b = _row_with_evidence(project_b, caller_b)
+    row_a, item_a = _row_with_evidence(project_a, caller_a)
+    foreign += [row_b.public_id, item_b.public_id]
+    own = [project_a.public_id, caller_a.public_id, personas["member"].public_id,
+           row_a.public_id, item_a.public_id]
     return {"own": [str(u) for u in own], "foreign": [str(u) for u in foreign]}
 
 

@@ -132,3 +132,17 @@ def can_manage_deny_rules(actor: Membership) -> bool:
 def can_grant_reviewer(actor: Membership, row: PolicyRow) -> bool:
     """Org admins name a one-off reviewer on a row."""
     return _same_org(actor, row) and actor.has_scope("members:write")
+
+
+# Rows past these states allow nothing; their evidence file is closed.
+_EVIDENCE_CLOSED = frozenset({PolicyRow.Status.REVOKED, PolicyRow.Status.EXPIRED})
+
+
+def can_attach_evidence(actor: Membership, row: PolicyRow) -> bool:
+    """The row's evidence owner, app owner, requester and engineering owner, and platform,
+    attach evidence to a row that is not finished (revoked or expired)."""
+    if not _same_org(actor, row) or row.status in _EVIDENCE_CLOSED:
+        return False
+    owners = (row.evidence_owner_id, row.app_owner_id, row.requested_by_id,
+              row.engineering_owner_id)
+    return actor.pk in owners or actor.has_scope(PLATFORM_SCOPE)

@@ -1,8 +1,9 @@
 """Reads for the catalog; every queryset is narrowed to one org."""
 
-from django.db.models import F, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.utils import timezone
 
-from evidence.models import CatalogEntry, CatalogSnapshot, ImportJob
+from evidence.models import CatalogEntry, CatalogSnapshot, EvidenceItem, ImportJob
 from orgs.scoping import get_for_org_or_404
 
 SORTS = {
@@ -78,3 +79,26 @@ def import_job_list(*, org) -> QuerySet[ImportJob]:
 
 def import_job_get(*, org, public_id) -> ImportJob:
     return get_for_org_or_404(import_job_list(org=org), org, public_id=public_id)
+
+
+# The review filter of the evidence list: the review states, and expired (past valid_until
+# whatever its review, as the checklist judges it).
+ITEM_STATES = ("pending", "accepted", "rejected", "expired")
+
+
+def evidence_item_list(*, org, kind: str = "", state: str = "", today=None):
+    """Org's evidence items, newest first, each annotated with is_superseded (a newer
+    revision exists): one query. `state` is a review status or "expired"; a pending,
+    accepted or rejected filter leaves out expired items."""
+    today = today or timezone.localdate()
+    newer = EvidenceItem.objects.filter(supersedes=OuterRef("pk"))
+    qs = (EvidenceItem.objects.for_org(org).annotate(is_superseded=Exists(newer))
+          .order_by("-collected_at", "-pk"))
+    if kind:
+        qs = qs.filter(kind=kind)
+    live = Q(valid_until__isnull=True) | Q(valid_until__gte=today)
+    if state == "expired":
+        qs = qs.filter(valid_until__lt=today)
+    elif state:
+        qs = qs.filter(live, review_status=state)
+    return qs

@@ -1,12 +1,13 @@
-"""Mounted at o/<slug:org_slug>/catalog/ by governance/urls.py."""
+"""Mounted at o/<slug:org_slug>/ by governance/urls.py: the catalog under catalog/, the
+evidence list under evidence/ (evidence/item_urls.py), one namespace."""
 
-from django.urls import path
+from django.urls import include, path
 
 from evidence import views
 
 app_name = "evidence"
 
-urlpatterns = [
+catalog_patterns = [
     path("", views.catalog_list, name="catalog_list"),
     path("models/<uuid:public_id>/", views.model_detail, name="model_detail"),
     path("snapshots/", views.snapshot_list, name="snapshot_list"),
@@ -14,4 +15,9 @@ urlpatterns = [
     path("snapshots/<uuid:public_id>/", views.snapshot_detail, name="snapshot_detail"),
     path("imports/<uuid:public_id>/", views.import_job, name="import_job"),
     path("diff/", views.snapshot_diff, name="snapshot_diff"),
+]
+
+urlpatterns = [
+    path("catalog/", include(catalog_patterns)),
+    path("evidence/", include("evidence.item_urls")),
 ]

@@ -192,6 +192,17 @@ STORAGES = {
     },
 }
 
+# Uploaded evidence files (evidence/services.py) go through the default storage. MEDIA_URL
+# is never served: downloads go through an org-scoped view that checks the reader's scope.
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
+MEDIA_URL = "/media/"
+EVIDENCE_MAX_UPLOAD_BYTES = env_int("EVIDENCE_MAX_UPLOAD_BYTES", 20 * 1024 * 1024, minimum=1)
+# Extensions accepted for evidence files; each is checked against its expected content
+# types too, so a renamed executable is refused (evidence/services.py ALLOWED_TYPES).
+EVIDENCE_ALLOWED_EXTENSIONS = env_list(
+    "EVIDENCE_ALLOWED_EXTENSIONS", ["pdf", "png", "jpg", "jpeg", "txt", "csv", "json", "md",
+                                    "zip", "html"])
+
 # EMAIL_URL: console:// (default) prints mail; smtp://user:pass@host:587?tls=1 sends it.
 EMAIL_URL = env_str("EMAIL_URL", "console://")
 globals().update(email_config(EMAIL_URL))

@@ -18,8 +18,9 @@ urlpatterns = [
     path("o/<slug:org_slug>/", include("projects.urls")),
     path("api/v1/", include("evidence.api_urls")),
     path("api/v1/", include("approvals.api_urls")),
-    # Before orgs.urls, whose "Not built yet" placeholder for catalog/ it replaces.
-    path("o/<slug:org_slug>/catalog/", include("evidence.urls")),
+    # Before orgs.urls, whose "Not built yet" placeholder for catalog/ it replaces
+    # (catalog/ and evidence/).
+    path("o/<slug:org_slug>/", include("evidence.urls")),
     path("o/<slug:org_slug>/", include("approvals.urls")),
     path("", include("orgs.urls")),
     path("o/<slug:org_slug>/settings/webhooks/", include("orgs.webhooks.urls")),

@@ -7,7 +7,7 @@ SECTIONS = [
     ("Requests", "approvals:request_list", True),
     ("Matrix", "approvals:matrix", True),
     ("Catalog", "evidence:catalog_list", True),
-    ("Evidence", "orgs:section_evidence", False),
+    ("Evidence", "evidence:item_list", True),
     ("Keys", "projects:key_list", True),
     ("Members", "orgs:member_list", True),
     ("Audit", "orgs:audit_list", True),

@@ -44,6 +44,17 @@ def _plain_http(settings):
     }
 
 
+@pytest.fixture(scope="session")
+def _media_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, _media_dir):
+    # Uploaded evidence files go to a temporary directory, never the checkout's var/.
+    settings.MEDIA_ROOT = str(_media_dir)
+
+
 @pytest.fixture
 def org_a(db):
     return OrganizationFactory(name="Acme", slug="acme")

@@ -42,14 +42,24 @@ def fill(route, values):
     return "/" + PARAM.sub(lambda m: values[m.group(2)], route)
 
 
-def policy_row(org, project, caller, owner):
-    """A bare policy row (the row pages take its UUID); the services are tested elsewhere."""
-    from approvals.models import PolicyRow
+def _row_with_evidence(project, caller):
+    """A policy row with one attached evidence item (a file), written directly: the walker
+    needs the objects, not the services' rules."""
+    from django.core.files.base import ContentFile
 
-    return PolicyRow.objects.create(
-        org=org, project=project, environment=project.environments.first(), caller=caller,
-        business_reason="Tenancy walker", monthly_budget=1, app_owner=owner,
-        requested_by=owner)
+    from approvals.models import PolicyRow, RowEvidence
+    from evidence.models import EvidenceItem
+
+    row = PolicyRow.objects.create(
+        org=project.org, project=project, caller=caller, business_reason="walker",
+        environment=project.environments.get(tier="production"), monthly_budget=1)
+    item = EvidenceItem(org=project.org, kind=EvidenceItem.Kind.USAGE_ROW, title="usage",
+                        sha256="0" * 64, collector_label="walker", file_name="u.txt",
+                        content_type="text/plain")
+    item.file.save("u.txt", ContentFile(b"usage"), save=False)
+    item.save()
+    RowEvidence.objects.create(org=project.org, row=row, item=item)
+    return row, item
 
 
 @pytest.fixture
@@ -63,11 +73,12 @@ def tenants(personas, project_a, caller_a, outsider, project_b, caller_b, org_b)
                               reason="ours", owner=personas["owner"], action="chat")
     foreign = [project_b.public_id, caller_b.public_id, outsider.public_id,
                invitation_b.public_id, token_b.public_id,
-               EnvironmentFactory(project=project_b).public_id, deny_b.public_id,
-               policy_row(org_b, project_b, caller_b, outsider).public_id]
+               EnvironmentFactory(project=project_b).public_id, deny_b.public_id]
+    row_b, item_b = _row_with_evidence(project_b, caller_b)
+    row_a, item_a = _row_with_evidence(project_a, caller_a)
+    foreign += [row_b.public_id, item_b.public_id]
     own = [project_a.public_id, caller_a.public_id, personas["member"].public_id,
-           deny_a.public_id,
-           policy_row(project_a.org, project_a, caller_a, personas["member"]).public_id]
+           deny_a.public_id, row_a.public_id, item_a.public_id]
     return {"own": [str(u) for u in own], "foreign": [str(u) for u in foreign]}
 
 

@@ -6,6 +6,7 @@ from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
 from approvals.decisions.versions import decisions_changed
+from approvals.gates import required_evidence_missing
 from approvals.models import PolicyRow, RenewalReview, SignOff
 from approvals.permissions import GRANT_PERMS, can_grant_reviewer, sign_refusal
 from approvals.selectors import renewal_review_open
@@ -41,6 +42,13 @@ _MOVES = {
 }
 
 
+def _check_evidence_current(row: PolicyRow):
+    # Evidence may have expired or been rejected while the row was in review: the default
+    # is no, so the last approval does not activate it.
+    if missing := required_evidence_missing(row, step="evidence"):
+        raise ValidationError({"evidence": [f"Required evidence: {m}" for m in missing]})
+
+
 def _apply_outcome(row: PolicyRow, live: list[SignOff], decision: str, content_hash: str,
                    *, renewing: bool, actor) -> str:
     """Move the row if this signature decides it; return the notification kind. In a
@@ -51,6 +59,7 @@ def _apply_outcome(row: PolicyRow, live: list[SignOff], decision: str, content_h
     verb, kind = _MOVES[(renewing, decision)]
     if decision == SignOff.Decision.APPROVE:
         _check_fallback_active(row, renewing)
+        _check_evidence_current(row)
     row.status = target_for(row.status, verb)
     if verb == "activate":
         row.activated_at = timezone.now()

@@ -20,6 +20,7 @@ from approvals.permissions import (
     can_suspend,
 )
 from approvals.selectors import expiry_cutoff, row_holds_until
+from approvals.services.evidence import collect_catalog_evidence
 from approvals.services.rows import lock_row, require_member, validate_row, void_signoffs
 from approvals.services.screening import screen, screening_errors
 from approvals.workflow import Status, target_for
@@ -121,13 +122,18 @@ def row_screen(*, org, actor, row: PolicyRow) -> PolicyRow:
     if not findings["ok"]:
         raise screening_errors(findings)
     row.screening, row.screened_at = findings, timezone.now()
+    # The catalog row closes the first line of the evidence checklist: collected here from
+    # the product's own data, named in this move's one audit event.
+    item = collect_catalog_evidence(org=org, row=row, findings=findings)
     return move(org=org, actor=actor, row=row, verb="screen", kind="approval.screened",
-                changes={"screening": [None, findings]})
+                changes={"screening": [None, findings],
+                         "catalog_evidence": [None, str(item.public_id)]},
+                payload={"catalog_evidence": str(item.public_id)})
 
 
 def _gate(row: PolicyRow, step: str):
     if missing := required_evidence_missing(row, step=step):
-        raise ValidationError({"evidence": [f"Missing: {item}" for item in missing]})
+        raise ValidationError({"evidence": [f"Required evidence: {item}" for item in missing]})
 
 
 @transaction.atomic

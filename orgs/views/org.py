@@ -22,13 +22,6 @@ SECTIONS = {
         "snapshots that raise renewal triggers on affected rows.",
         "screen",
     ),
-    "evidence": (
-        "Evidence",
-        "Typed artifacts attached to matrix rows (smoke tests, usage and billing rows, "
-        "contract scope, retention and logging settings, review notes) with collector, "
-        "content hash, validity and review status. Missing evidence blocks production.",
-        "test → evidence",
-    ),
     "keys": (
         "Keys and workload identities",
         "Team API keys bound to exactly one project, environment and caller (secret shown "

@@ -75,15 +75,49 @@ def row_fields(*, project, environment, caller, people, **overrides):
     return fields
 
 
+# Rows put straight into these states get the required evidence attached first, so the
+# moves out of them (and activation) pass the evidence gate.
+NEEDS_EVIDENCE = (PolicyRow.Status.TESTING, PolicyRow.Status.EVIDENCE,
+                  PolicyRow.Status.IN_REVIEW)
+
+
+def attach_required_evidence(row, people, *, review=None, actions=None, valid_until=None):
+    """Collect and attach every item the row's checklist requires (smoke tests passed for
+    each allowed action, or for `actions`), as the row's evidence owner; `review`
+    ("accepted"/"rejected") has security review each. Returns the items."""
+    from approvals.checklist import required_controls
+    from approvals.services.evidence import row_evidence_collect
+    from evidence.items import evidence_item_review
+
+    lines = required_controls(tier=row.environment.tier,
+                              actions=row.allowed_actions if actions is None else actions,
+                              data_classes=row.data_classes)
+    items = []
+    for line in lines:
+        content = {"passed": True} if line.action else {"note": line.label}
+        link = row_evidence_collect(org=row.org, actor=people["owner"], row=row,
+                                    kind=line.kind, title=line.label, content=content,
+                                    action=line.action, valid_until=valid_until)
+        if review:
+            evidence_item_review(org=row.org, actor=people["security"], item=link.item,
+                                 decision=review, comment="Checked" if review else "")
+        items.append(link.item)
+    return items
+
+
 @pytest.fixture
 def make_row(org_a, project_a, production, caller_a, people, chat_model):
     """make_row(status=..., **field overrides): a row created by row_create (a draft), then
-    put straight into `status` for tests of the move out of it."""
-    def make(status=PolicyRow.Status.DRAFT, *, models=None, suspended_from="", **overrides):
+    put straight into `status` for tests of the move out of it. Rows put into testing,
+    evidence or review carry their required evidence unless evidence=False."""
+    def make(status=PolicyRow.Status.DRAFT, *, models=None, suspended_from="", evidence=None,
+             **overrides):
         fields = row_fields(people=people, **{"project": project_a, "environment": production,
                                               "caller": caller_a, **overrides})
         row = row_create(org=org_a, actor=people["requester"],
                          approved_models=models or [chat_model], **fields)
+        if evidence if evidence is not None else status in NEEDS_EVIDENCE:
+            attach_required_evidence(row, people)
         if status != PolicyRow.Status.DRAFT:
             PolicyRow.objects.filter(pk=row.pk).update(status=status,
                                                         suspended_from=suspended_from)

@@ -114,7 +114,7 @@ def test_every_other_move_raises_invalid_transition_and_writes_nothing(
 
 
 def test_event_kinds_name_the_verb(org_a, make_row, people):
-    row = make_row()
+    row = make_row(evidence=True)
     before = Counts(org_a)
     row = services.row_submit(org=org_a, actor=people["requester"], row=row)
     row = services.row_screen(org=org_a, actor=people["admin"], row=row)

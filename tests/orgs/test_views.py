@@ -49,7 +49,6 @@ PAGES = [
     ("audit_list", AUDIT_READERS),
     ("audit_export", AUDIT_EXPORTERS),
     ("section_catalog", ALL),
-    ("section_evidence", ALL),
     ("section_keys", ALL),
 ]
 
@@ -91,10 +90,10 @@ def test_dashboard_hides_audit_events_without_audit_read(client, personas):
     assert response.context["recent_events"] is None
 
 
-def test_placeholder_section_says_it_is_not_built(client, owner):
-    response = login(client, owner).get(org_url("section_evidence"))
-    assert b"Not built yet" in response.content
-    assert b"Evidence" in response.content
+def test_evidence_section_links_to_the_evidence_list(client, owner):
+    content = login(client, owner).get(org_url("dashboard")).content.decode()
+    assert reverse("evidence:item_list", args=["acme"]) in content
+    assert "orgs:section_evidence" not in content
 
 
 def test_layout_lists_my_orgs_and_sections(client, owner):

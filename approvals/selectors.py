@@ -3,11 +3,12 @@
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from approvals.models import DenyRule, PolicyRow, SignOff
 from approvals.permissions import grants_of, sign_refusal
 from approvals.workflow import Status
+from evidence.models import CatalogEntry, CatalogSnapshot
 from orgs.scoping import get_for_org_or_404
 
 _ROW_RELATED = ("project", "environment", "caller", "requested_by__user", "app_owner__user")
@@ -78,3 +79,48 @@ def deny_rule_list(*, org, active: bool | None = True) -> QuerySet[DenyRule]:
     if active is not None:
         qs = qs.filter(active=active)
     return qs.order_by("-created_at")
+
+
+# Rows that are still requests: not yet in force, or sent back to the requester.
+REQUEST_STATES = tuple(s for s in Status if s not in (
+    Status.ACTIVE, Status.RENEWAL_DUE, Status.SUSPENDED, Status.REVOKED, Status.EXPIRED))
+# Everything the API shows of a row, joined or prefetched so that a list costs the same
+# few queries at any size.
+_ROW_ALL_RELATED = (*_ROW_RELATED, "api_key", "workload_identity", "engineering_owner",
+                    "finance_owner", "evidence_owner", "cutoff_owner", "fallback_row")
+
+
+def request_list(*, org, actor=None) -> QuerySet[PolicyRow]:
+    """Org's requests (rows not yet in force, or sent back), most recently moved first;
+    with actor, only the ones actor requested or is app owner of (one query)."""
+    qs = PolicyRow.objects.for_org(org).filter(status__in=REQUEST_STATES)
+    if actor is not None:
+        qs = qs.filter(Q(requested_by=actor) | Q(app_owner=actor))
+    return qs.select_related(*_ROW_RELATED).order_by("-status_changed_at", "-pk")
+
+
+def row_list_detailed(*, org, **filters) -> QuerySet[PolicyRow]:
+    """row_list with every relation the API shows: three queries at any size (rows with
+    their foreign keys, approved models with their snapshots, signatures)."""
+    return row_list(org=org, **filters).select_related(*_ROW_ALL_RELATED).prefetch_related(
+        Prefetch("approved_models", queryset=CatalogEntry.objects.select_related("snapshot")),
+        "signoffs")
+
+
+def row_get_detailed(*, org, public_id) -> PolicyRow:
+    """One row of org with everything the API shows (404 when missing or foreign)."""
+    return get_for_org_or_404(row_list_detailed(org=org), org, public_id=public_id)
+
+
+def catalog_current_entries(*, org, q: str = "") -> QuerySet[CatalogEntry]:
+    """Entries of the newest snapshot of each of org's catalog sources, by catalog date
+    then import time (one query): the models a request may choose from. The same
+    "current" as the screen step (services/screening.py current_snapshots). q searches
+    model id and key, or names a platform."""
+    newest = (CatalogSnapshot.objects.for_org(org).filter(source_name=OuterRef("source_name"))
+              .order_by("-snapshot_date", "-imported_at").values("pk")[:1])
+    current = CatalogSnapshot.objects.for_org(org).filter(pk=Subquery(newest))
+    qs = CatalogEntry.objects.for_org(org).filter(snapshot__in=current)
+    if q:
+        qs = qs.filter(Q(model_id__icontains=q) | Q(key__icontains=q) | Q(platform__iexact=q))
+    return (qs.select_related("snapshot").order_by("platform", "model_id", "region", "key"))

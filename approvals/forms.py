@@ -22,7 +22,7 @@ from evidence.models import CatalogEntry
 from orgs.forms import StyledForm, add_service_error
 from orgs.selectors import membership_list
 from projects import selectors as project_selectors
-from projects.models import ApiKey, WorkloadIdentity
+from projects.models import WorkloadIdentity
 
 # The page's sections, in the order a requester thinks (the seed's policy fields).
 SECTIONS = (
@@ -206,7 +206,7 @@ class RowRequestForm(StyledForm):
             if _is_uuid(self._value("project")) else None
         environments = project_selectors.environment_list_for_org(org=org)
         callers = project_selectors.caller_list_for_org(org=org)
-        keys = ApiKey.objects.for_org(org).filter(revoked_at__isnull=True)
+        keys = project_selectors.key_list(org=org).filter(revoked_at__isnull=True)
         identities = WorkloadIdentity.objects.for_org(org)
         if project is not None:
             environments, callers = environments.filter(project=project), \

@@ -3,10 +3,12 @@ org's slug or objects answer 404 (or 405 for a method the route never takes)."""
 
 import itertools
 import re
+from datetime import date, timedelta
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from approvals.services import deny_rule_create
 from orgs.roles import Role
 from orgs.services import invitation_create, personal_token_create
 from tests.factories import EnvironmentFactory
@@ -41,6 +43,20 @@ def fill(route, values):
     return "/" + PARAM.sub(lambda m: values[m.group(2)], route)
 
 
+def _policy_row(org, project, caller, actor):
+    from approvals.services import row_create
+    from tests.approvals.conftest import make_entry, make_snapshot
+
+    owners = ("app_owner", "engineering_owner", "finance_owner", "evidence_owner",
+              "cutoff_owner")
+    return row_create(
+        org=org, actor=actor, approved_models=[make_entry(make_snapshot(org))],
+        project=project, environment=project.environments.filter(tier="production").first(),
+        caller=caller, allowed_actions=["chat"], data_classes=["internal"],
+        business_reason="walker", monthly_budget="10", renewal_triggers=["incident"],
+        renewal_date=date.today() + timedelta(days=30), **dict.fromkeys(owners, actor))
+
+
 @pytest.fixture
 def tenants(personas, project_a, caller_a, outsider, project_b, caller_b, org_b):
     invitation_b, _ = invitation_create(org=org_b, actor=outsider, email="x@example.com",
@@ -48,8 +64,12 @@ def tenants(personas, project_a, caller_a, outsider, project_b, caller_b, org_b)
     token_b, _ = personal_token_create(user=outsider.user, name="theirs")
     foreign = [project_b.public_id, caller_b.public_id, outsider.public_id,
                invitation_b.public_id, token_b.public_id,
-               EnvironmentFactory(project=project_b).public_id]
-    own = [project_a.public_id, caller_a.public_id, personas["member"].public_id]
+               EnvironmentFactory(project=project_b).public_id,
+               _policy_row(org_b, project_b, caller_b, outsider).public_id,
+               deny_rule_create(org=org_b, actor=outsider, reason="theirs", owner=outsider,
+                                action="image").public_id]
+    own = [project_a.public_id, caller_a.public_id, personas["member"].public_id,
+           _policy_row(project_a.org, project_a, caller_a, personas["owner"]).public_id]
     return {"own": [str(u) for u in own], "foreign": [str(u) for u in foreign]}
 
 

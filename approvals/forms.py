@@ -130,7 +130,8 @@ class RowRequestForm(StyledForm):
     project = _choice(str, empty_label="Choose a project…", help_text=(
         "<b>Caller</b>: rows are per project, environment and caller. Record the owner, "
         "team, service account, key name and workload identity mapping."))
-    environment = _choice(lambda e: f"{e.name} ({e.tier})", empty_label="Choose an "
+    environment = _choice(lambda e: e.name if e.name == e.tier else f"{e.name} ({e.tier})",
+                          empty_label="Choose an "
                           "environment…", help_text="Development, staging and production "
                           "never share a key, quota or approval row.")
     caller = _choice(lambda c: c.name, empty_label="Choose a caller…", help_text=(

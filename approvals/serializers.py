@@ -143,8 +143,28 @@ class SignOffCreateSerializer(serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, default="")
 
 
+class RowSummarySerializer(serializers.ModelSerializer):
+    """A row in a list of work (the inbox): only what signoff_inbox loads in its joins."""
+
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    project = _public_id("project")
+    environment = _public_id("environment")
+    environment_name = serializers.CharField(source="environment.name", read_only=True)
+    caller = _public_id("caller")
+    caller_name = serializers.CharField(source="caller.name", read_only=True)
+    app_owner = _public_id("app_owner")
+    requested_by = _public_id("requested_by")
+
+    class Meta:
+        model = PolicyRow
+        fields = ["id", "status", "version", "project", "environment", "environment_name",
+                  "caller", "caller_name", "business_reason", "monthly_budget", "app_owner",
+                  "requested_by", "status_changed_at"]
+        read_only_fields = fields
+
+
 class InboxItemSerializer(serializers.Serializer):
-    row = RowSerializer(read_only=True)
+    row = RowSummarySerializer(read_only=True)
     roles = serializers.ListField(child=serializers.ChoiceField(
         choices=SignOff.Role.choices), read_only=True, help_text="Roles you may sign now.")
     waiting_since = serializers.DateTimeField(read_only=True)

@@ -345,6 +345,16 @@ def test_inbox_lists_what_waits_for_me(people, make_row):
     assert api(people["auditor"]).get(BASE + "inbox/").json() == []
 
 
+@pytest.mark.parametrize("count", [3, 30])
+def test_inbox_query_count_is_constant(people, make_row, count, django_assert_num_queries):
+    for _ in range(count):
+        make_row(S.IN_REVIEW)
+    # membership+org resolve, then signoff_inbox's three: rows, live signatures, grants
+    with django_assert_num_queries(4):
+        data = api(people["finance"]).get(BASE + "inbox/").json()
+    assert len(data) == count
+
+
 # Deny rules
 
 

@@ -36,8 +36,10 @@ SECTIONS = (
                           "evidence_owner", "cutoff_owner")),
     ("renewal", "Renewal", ("renewal_date", "renewal_triggers")),
 )
-# Changing one of these narrows the choices of the others: the section is re-rendered.
-SCOPE_FIELDS = ("project", "environment", "caller")
+# Changing one of these narrows the choices of others, so a change re-renders those
+# (and never the select the requester may be using next): the project re-renders the
+# whole "who calls" section, environment and caller the credential choices.
+NARROWS = {"project": "who", "environment": "credentials", "caller": "credentials"}
 
 
 def resolve_models(*, org, ids) -> list:
@@ -193,7 +195,7 @@ class RowRequestForm(StyledForm):
             # fragment back (views/requests.py request_validate).
             field.widget.attrs.update({
                 "hx-post": validate_url, "hx-trigger": "change",
-                "hx-target": f"#field-{'who' if name in SCOPE_FIELDS else name}",
+                "hx-target": f"#field-{NARROWS.get(name, name)}",
                 "hx-swap": "outerHTML", "hx-vals": json.dumps({"_field": name})})
 
     def _value(self, name):
@@ -259,9 +261,10 @@ class RowRequestForm(StyledForm):
             return None
         return row
 
-    def check(self) -> None:
+    def check(self, *, only: str) -> None:
         """Validate without saving: the form's own checks, then the service's rules on an
-        unsaved row (validate_row), their errors put on the fields."""
+        unsaved row (validate_row). Keeps the errors of field `only`: the requester is
+        still filling in the rest, which must not be marked invalid yet."""
         self.is_valid()
         models = self.cleaned_data.get("approved_models", [])
         fields = {k: v for k, v in self.cleaned_data.items() if k in FIELDS}
@@ -272,6 +275,8 @@ class RowRequestForm(StyledForm):
             for name, errors in exc.error_dict.items():
                 if name in self.fields and name not in self.errors:
                     self.add_error(name, errors)
+        for name in [n for n in self.errors if n != only]:
+            del self.errors[name]
 
 
 def initial_of(row) -> dict:

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from approvals import selectors
-from approvals.forms import SCOPE_FIELDS, SECTIONS, RowRequestForm
+from approvals.forms import NARROWS, SECTIONS, RowRequestForm
 from approvals.permissions import can_edit, can_request
 from approvals.workflow import EDITABLE, Status
 from orgs.decorators import org_view
@@ -89,20 +89,19 @@ def request_edit(request, public_id):
 @org_view(scope="approvals:request")
 def request_validate(request):
     """htmx: validate the posted form without saving and return one field's fragment
-    (the whole "who calls" section for project, environment and caller, whose choices
-    narrow each other). 422 when that fragment carries an error."""
+    (for project, environment and caller: the choices they narrow, see forms.NARROWS).
+    422 when the field has an error."""
     name = request.POST.get("_field", "")
     if name not in RowRequestForm.base_fields:
         return HttpResponseBadRequest("Unknown field.")
     row_id = request.POST.get("_row")
     row = selectors.row_get(org=request.org, public_id=row_id) if row_id else None
     form = RowRequestForm(request.POST, org=request.org, row=row)
-    form.check()
-    who = name in SCOPE_FIELDS
+    form.check(only=name)
     context = {"form": form, "row": row, "only": name, "field": form[name],
                "who_fields": [form[n] for n in SECTIONS[0][2]]}
     failed = bool(form.errors.get(name))
-    return render(request, TEMPLATE + ("#who" if who else "#field"), context,
+    return render(request, f"{TEMPLATE}#{NARROWS.get(name, 'field')}", context,
                   status=422 if failed else 200)
 
 

@@ -297,6 +297,27 @@ def test_validate_project_narrows_environments_and_callers(client, people, org_a
     assert "invalid-feedback" not in body
 
 
+def test_validate_caller_narrows_the_keys_and_keeps_the_selects(client, people, org_a,
+                                                               project_a, production,
+                                                               caller_a, owner):
+    from projects.keys import key_create
+    from tests.factories import CallerFactory
+
+    other = CallerFactory(project=project_a, owner=owner, name="batch-job")
+    key_create(org=org_a, actor=owner, project=project_a, environment=production,
+               caller=caller_a, name="support key")
+    key_create(org=org_a, actor=owner, project=project_a, environment=production,
+               caller=other, name="batch key")
+    login(client, people["requester"])
+    response = client.post(url("validate"), {
+        "project": project_a.public_id, "environment": production.public_id,
+        "caller": caller_a.public_id, "_field": "caller"})
+    body = response.content.decode()
+    # Only the credential choices come back: the caller select itself stays in the page.
+    assert body.lstrip().startswith('<div id="field-credentials">')
+    assert "support key" in body and "batch key" not in body and 'name="caller"' not in body
+
+
 def test_validate_rejects_an_unknown_field(client, people):
     login(client, people["requester"])
     assert client.post(url("validate"), {"_field": "status"}).status_code == 400

@@ -42,8 +42,10 @@ def test_app_owner_files_a_draft_with_as_you_go_validation(page: Page, live_serv
 
     with validated(page):  # the section re-renders with this project's choices
         page.get_by_label("Project").select_option(label=project_a.name)
-    page.get_by_label("Environment").select_option(label="production")
-    page.get_by_label("Caller").select_option(label=caller_a.name)
+    with validated(page):  # the key and identity choices narrow to this environment
+        page.get_by_label("Environment").select_option(label="production")
+    with validated(page):
+        page.get_by_label("Caller").select_option(label=caller_a.name)
 
     with page.expect_response(re.compile(r"/requests/models/\?q=gpt")):
         page.get_by_placeholder(re.compile("Search the current catalog")).fill("gpt")

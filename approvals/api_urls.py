@@ -1,15 +1,28 @@
-"""The approvals API: the decision service (no org in the path: the credential names it)
-and the org's policy lint report."""
+"""The approvals API: the decision service (no org in the path: the credential names it),
+the org's policy lint report, and the rows API (approvals/api.py)."""
 
 from django.urls import path
 
+from approvals import api
 from approvals.decisions.api import BatchDecisionView, DecisionView
 from approvals.decisions.log_api import DecisionLogList
 from approvals.lint_api import LintReport
 
+ORG = "o/<slug:org_slug>/"
+ROW = ORG + "rows/<uuid:public_id>/"
+
 urlpatterns = [
     path("decisions", DecisionView.as_view(), name="api_decisions"),
     path("decisions/batch", BatchDecisionView.as_view(), name="api_decisions_batch"),
-    path("o/<slug:org_slug>/lint/", LintReport.as_view(), name="api_lint"),
-    path("o/<slug:org_slug>/decisions/log/", DecisionLogList.as_view(), name="api_decision_log"),
+    path(ORG + "lint/", LintReport.as_view(), name="api_lint"),
+    path(ORG + "rows/", api.RowList.as_view(), name="api_row_list"),
+    path(ROW, api.RowDetail.as_view(), name="api_row_detail"),
+    *[path(ROW + f"{verb.replace('_', '-')}/", api.RowMove.as_view(verb=verb),
+           name=f"api_row_{verb}") for verb in api.MOVES],
+    path(ROW + "signoffs/", api.RowSignOffs.as_view(), name="api_row_signoffs"),
+    path(ORG + "inbox/", api.Inbox.as_view(), name="api_inbox"),
+    path(ORG + "deny-rules/", api.DenyRuleList.as_view(), name="api_deny_rule_list"),
+    path(ORG + "deny-rules/<uuid:public_id>/deactivate/", api.DenyRuleDeactivate.as_view(),
+         name="api_deny_rule_deactivate"),
+    path(ORG + "decisions/log/", DecisionLogList.as_view(), name="api_decision_log"),
 ]

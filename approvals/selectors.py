@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from approvals.decisions.engine import period_keys
@@ -23,7 +23,7 @@ from approvals.models import (
 )
 from approvals.permissions import grants_of, sign_refusal
 from approvals.workflow import FINISHED, Status
-from evidence.models import CatalogEntry
+from evidence.models import CatalogEntry, CatalogSnapshot
 from orgs.audit import AuditEvent
 from orgs.scoping import get_for_org_or_404
 
@@ -459,3 +459,48 @@ def row_usage(*, org, row, now: datetime | None = None) -> RowUsage:
                  .values_list("period_key", "amount"))
     return RowUsage(month_spent=spent.get(month, Decimal(0)), monthly_budget=row.monthly_budget,
                     day_spent=spent.get(day, Decimal(0)), daily_cap=row.daily_cap)
+
+
+# Rows that are still requests: not yet in force, or sent back to the requester.
+REQUEST_STATES = tuple(s for s in Status if s not in (
+    Status.ACTIVE, Status.RENEWAL_DUE, Status.SUSPENDED, Status.REVOKED, Status.EXPIRED))
+# Everything the API shows of a row, joined or prefetched so that a list costs the same
+# few queries at any size.
+_ROW_ALL_RELATED = (*_ROW_RELATED, "api_key", "workload_identity", "engineering_owner",
+                    "finance_owner", "evidence_owner", "cutoff_owner", "fallback_row")
+
+
+def request_list(*, org, actor=None) -> QuerySet[PolicyRow]:
+    """Org's requests (rows not yet in force, or sent back), most recently moved first;
+    with actor, only the ones actor requested or is app owner of (one query)."""
+    qs = PolicyRow.objects.for_org(org).filter(status__in=REQUEST_STATES)
+    if actor is not None:
+        qs = qs.filter(Q(requested_by=actor) | Q(app_owner=actor))
+    return qs.select_related(*_ROW_RELATED).order_by("-status_changed_at", "-pk")
+
+
+def row_list_detailed(*, org, **filters) -> QuerySet[PolicyRow]:
+    """row_list with every relation the API shows: three queries at any size (rows with
+    their foreign keys, approved models with their snapshots, signatures)."""
+    return row_list(org=org, **filters).select_related(*_ROW_ALL_RELATED).prefetch_related(
+        Prefetch("approved_models", queryset=CatalogEntry.objects.select_related("snapshot")),
+        "signoffs")
+
+
+def row_get_detailed(*, org, public_id) -> PolicyRow:
+    """One row of org with everything the API shows (404 when missing or foreign)."""
+    return get_for_org_or_404(row_list_detailed(org=org), org, public_id=public_id)
+
+
+def catalog_current_entries(*, org, q: str = "") -> QuerySet[CatalogEntry]:
+    """Entries of the newest snapshot of each of org's catalog sources, by catalog date
+    then import time (one query): the models a request may choose from. The same
+    "current" as the screen step (services/screening.py current_snapshots). q searches
+    model id and key, or names a platform."""
+    newest = (CatalogSnapshot.objects.for_org(org).filter(source_name=OuterRef("source_name"))
+              .order_by("-snapshot_date", "-imported_at").values("pk")[:1])
+    current = CatalogSnapshot.objects.for_org(org).filter(pk=Subquery(newest))
+    qs = CatalogEntry.objects.for_org(org).filter(snapshot__in=current)
+    if q:
+        qs = qs.filter(Q(model_id__icontains=q) | Q(key__icontains=q) | Q(platform__iexact=q))
+    return (qs.select_related("snapshot").order_by("platform", "model_id", "region", "key"))

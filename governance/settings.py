@@ -284,6 +284,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "OrgRoleEnum": "orgs.roles.Role",
         "ProjectRoleEnum": "projects.roles.ProjectRole",
+        "SignOffRoleEnum": "approvals.models.SignOff.Role",
+        "SignOffDecisionEnum": "approvals.models.SignOff.Decision",
     },
 }
 

@@ -18,6 +18,7 @@ from approvals.models import (
 from approvals.permissions import can_edit, can_request
 from approvals.selectors import approval_settings_get
 from approvals.workflow import EDITABLE, FINISHED, InvalidTransition
+from evidence.families import actions_for
 from evidence.models import CatalogEntry
 from orgs.audit import diff, record_event
 from orgs.events import event_emit
@@ -77,14 +78,39 @@ def _check_scope(errors, org, row):
             "The credential is bound to another project, environment or caller.")
 
 
+# How far _fallback_cycle follows fallback links: far beyond any sane chain, and a bound on
+# the queries one validation may cost.
+MAX_FALLBACK_CHAIN = 20
+
+
+def _fallback_cycle(row) -> bool:
+    """True if following fallback links from row's fallback leads back to row (A -> B ->
+    A). One query per link; a new row (no pk yet) cannot be in a cycle."""
+    if row.pk is None:
+        return False
+    seen, current = set(), row.fallback_row
+    for _ in range(MAX_FALLBACK_CHAIN):
+        if current is None or current.pk in seen:
+            return False
+        if current.fallback_row_id == row.pk:
+            return True
+        seen.add(current.pk)
+        current = current.fallback_row
+    return True  # a chain this long is a mistake in any case
+
+
 def _check_fallback(errors, row):
     """A fallback is another row for the same caller and environment that covers every
-    action and data class of this one. That it is active is checked on activation."""
+    action and data class of this one, and never leads back to it. That it is active is
+    checked on activation."""
     fb = row.fallback_row
     if fb is None:
         return
     if fb.pk is not None and fb.pk == row.pk:
         errors["fallback_row"] = "A row cannot be its own fallback."
+    elif _fallback_cycle(row):
+        errors["fallback_row"] = ("The fallback row falls back to this row (directly or "
+                                  "through others); fallbacks must not form a cycle.")
     elif (fb.caller_id, fb.environment_id) != (row.caller_id, row.environment_id):
         errors["fallback_row"] = "The fallback row must be for the same caller and environment."
     elif not (set(row.allowed_actions) <= set(fb.allowed_actions)
@@ -115,15 +141,29 @@ def _check_renewal(errors, org, row, today):
         errors["renewal_triggers"] = "Production rows need at least one renewal trigger."
 
 
+def _check_actions_served(errors, models, actions):
+    """Every approved model can serve every allowed action, by its endpoint families
+    (evidence/families.py): the same rule the screen step applies to the current catalog,
+    told to the requester while they still fill in the form."""
+    for entry in models:
+        if cannot := sorted(set(actions) - actions_for(entry.family_list)):
+            families = ", ".join(entry.family_list) or "no known family"
+            errors["allowed_actions"] = (f"{entry.key} cannot serve {', '.join(cannot)} "
+                                         f"(its endpoint families: {families}).")
+            return
+
+
 def validate_row(*, org, row: PolicyRow, models) -> None:
-    """Raise one ValidationError with every field-level problem of the row's content."""
+    """Raise one ValidationError with every field-level problem of the row's content.
+    Checks that need the project, environment and caller run once those are given."""
     errors: dict[str, str] = {}
     for name in REQUIRED:
         # attname: an unset foreign key raises on attribute access, its *_id is just None.
         if getattr(row, row._meta.get_field(name).attname) in (None, ""):
             errors[name] = "This field is required."
-    if errors:
-        raise ValidationError(errors)
+    # Missing fields do not stop the checks below, so a form validating as you go can
+    # tell about a negative budget before the owners are chosen.
+    missing = bool(errors)
     _choice_list(errors, "allowed_actions", row.allowed_actions, Action.values)
     _choice_list(errors, "data_classes", row.data_classes, DataClass.values)
     if "data_classes" not in errors and DataClass.PROHIBITED in row.data_classes:
@@ -147,6 +187,10 @@ def validate_row(*, org, row: PolicyRow, models) -> None:
         errors["approved_models"] = "Approve at least one model from the catalog."
     elif any(entry.org_id != org.pk for entry in models):
         errors["approved_models"] = "A model belongs to another organization's catalog."
+    elif "allowed_actions" not in errors:
+        _check_actions_served(errors, models, row.allowed_actions)
+    if missing:
+        raise ValidationError(errors)
     _check_scope(errors, org, row)
     if not errors:
         _check_fallback(errors, row)

@@ -83,7 +83,7 @@ def bad(org_a, project_a, production, staging, caller_a, owner, people, chat_mod
         "all_of_openai": active_row(models=[chat_model, mini_model]),
         "no_models": active_row(),
         "no_actions": active_row(),
-        "model_cannot_serve": active_row(allowed_actions=["embeddings"]),
+        "model_cannot_serve": active_row(),
         "fallback_not_active": active_row(),
         "fallback_other_caller": active_row(),
         "draft_fallback_pending": make_row(fallback_row=draft_fallback),
@@ -101,6 +101,8 @@ def bad(org_a, project_a, production, staging, caller_a, owner, people, chat_mod
     }
     rows["no_models"].approved_models.clear()
     broken(rows["no_actions"], allowed_actions=[])
+    # The services refuse an action the model cannot serve; an import could still write it.
+    broken(rows["model_cannot_serve"], allowed_actions=["embeddings"])
     broken(rows["fallback_not_active"], fallback_row=draft_fallback)
     other_fallback = active_row(caller=other_caller, models=[mini_model])
     broken(rows["fallback_other_caller"], fallback_row=other_fallback)

@@ -262,9 +262,15 @@ def test_screen_refuses_unavailable_model(org_a, make_row, people, snapshot):
 
 
 def test_screen_refuses_action_the_model_cannot_serve(org_a, make_row, people, snapshot):
-    embed = make_entry(snapshot, "embed", families=("embeddings",))
-    chat = make_entry(snapshot, "chat-2")
+    # Filed when both models served both actions (row_create refuses otherwise); the
+    # current catalog has narrowed each to one family since.
+    both = ("chat_completions", "embeddings")
+    embed = make_entry(snapshot, "embed", families=both)
+    chat = make_entry(snapshot, "chat-2", families=both)
     row = make_row(S.SUBMITTED, models=[embed, chat], allowed_actions=["chat", "embeddings"])
+    newer = make_snapshot(org_a, day=date(2026, 11, 20), sha="b")
+    make_entry(newer, "embed", families=("embeddings",))
+    make_entry(newer, "chat-2")
     with pytest.raises(ValidationError) as exc:
         screen(org_a, people, row)
     problems = errors_of(exc)["approved_models"]

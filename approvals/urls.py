@@ -3,7 +3,16 @@
 
 from django.urls import path
 
-from approvals.views import decisions, evidence, matrix, renewal, requests, rows, settings
+from approvals.views import (
+    dashboard,
+    decisions,
+    evidence,
+    matrix,
+    renewal,
+    requests,
+    rows,
+    settings,
+)
 
 app_name = "approvals"
 
@@ -43,4 +52,6 @@ urlpatterns = [
     # Approval settings and the decision log (views/settings.py, views/decisions.py).
     path("settings/approvals/", settings.approval_settings, name="settings"),
     path("decisions/", decisions.decision_log, name="decision_log"),
+    # What waits for you, loaded into the org dashboard (views/dashboard.py).
+    path("waiting/", dashboard.attention, name="attention"),
 ]

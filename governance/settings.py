@@ -286,6 +286,7 @@ SPECTACULAR_SETTINGS = {
         "ProjectRoleEnum": "projects.roles.ProjectRole",
         "SignOffRoleEnum": "approvals.models.SignOff.Role",
         "SignOffDecisionEnum": "approvals.models.SignOff.Decision",
+        "PolicyRowStatusEnum": "approvals.workflow.Status",
     },
 }
 

@@ -13,9 +13,9 @@ from approvals.decisions.engine import Reason
 from approvals.decisions.service import clear_local_cache as clear_indexes
 from approvals.decisions.service import decide
 from approvals.jobs import OVERDUE, REMINDER, renewal_scan
-from approvals.models import ApprovalSettings, PolicyRow
+from approvals.models import ApprovalSettings, PolicyRow, SignOff
 from approvals.selectors import rows_past_renewal, rows_renewing_soon
-from approvals.services import row_expire, row_renew
+from approvals.services import row_expire
 from approvals.tasks import renewal_scan_for_org_task, renewal_scan_task
 from orgs.audit import AuditEvent
 from orgs.dispatch import event_fan_out
@@ -24,6 +24,7 @@ from orgs.jobs import JobRun
 from orgs.notifications.models import Notification
 from orgs.reminders import Reminder
 from projects.credentials import clear_local_cache as clear_credentials
+from tests.approvals.conftest import attach_required_evidence, propose_renewal, sign
 from tests.approvals.decisions.conftest import ask
 from tests.projects.conftest import make_key
 
@@ -139,8 +140,11 @@ def test_rows_outside_the_first_mark_are_left_alone(org_a, active_row):
 def test_a_renewed_row_is_reminded_again_before_its_next_date(org_a, people, active_row):
     row = active_row(days=1)
     renewal_scan(org=org_a)
-    row = row_renew(org=org_a, actor=people["security"], row=PolicyRow.objects.get(pk=row.pk),
-                    renewal_date=timezone.localdate() + timedelta(days=60), comment="Reviewed")
+    row = PolicyRow.objects.get(pk=row.pk)
+    attach_required_evidence(row, people)
+    propose_renewal(org_a, row, people, days=60)
+    for role in SignOff.Role.values:  # a renewal is re-signed by all three
+        row = sign(org_a, PolicyRow.objects.get(pk=row.pk), people, role)
     with time_machine.travel(at(row.renewal_date - timedelta(days=1)), tick=False):
         renewal_scan(org=org_a)
     periods = [p for k, p in renewal_events(org_a) if k == REMINDER]

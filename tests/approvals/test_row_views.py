@@ -401,7 +401,7 @@ def attach(org, row, actor, title):
 
 
 def test_timeline_shows_evidence_attachments(client, cast, org_a, make_row, people):
-    row = make_row(S.EVIDENCE)
+    row = make_row(S.EVIDENCE, evidence=False)
     attach(org_a, row, people["owner"], "Chat smoke test 2026-11-30")
     login(client, cast["auditor"])
     [entry] = [e for e in page(client, row).context["timeline"] if e.kind == "evidence"]
@@ -522,8 +522,9 @@ def test_dashboard_links_the_inbox_with_its_count(client, cast, make_row):
 # session, user, membership + org (+ unread count), the org switcher; the row (joined with
 # its credential, fallback and owners), its models, its signatures; the reviewer's grants
 # (in review only); spend counters; the lint snapshot (rows, their models, live signatures,
-# catalog snapshots, current models); audit events; evidence links.
-ROW_PAGE_QUERIES = 16
+# catalog snapshots, current models); audit events; evidence links; the evidence
+# section's checklist (the row's items with their links).
+ROW_PAGE_QUERIES = 17
 
 
 @pytest.mark.parametrize("others", [10, 500])

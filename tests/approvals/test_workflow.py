@@ -70,7 +70,9 @@ ALLOWED = [(f, t, v) for f, moves in NEXT.items() for t, v in moves.items()]
                          ids=[f"{f}->{t}" for f, t, _ in ALLOWED])
 def test_every_allowed_move_works_with_one_audit_and_one_event(
         source, target, verb, org_a, make_row, people):
-    row = make_row(source, suspended_from=target if verb == "resume" else "")
+    # A renewal is re-signed, and its last signature checks the evidence again.
+    row = make_row(source, suspended_from=target if verb == "resume" else "",
+                   evidence=True if verb == "renew" else None)
     before = Counts(org_a)
     if verb in ("activate", "renew"):
         if verb == "renew":

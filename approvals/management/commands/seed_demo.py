@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from approvals.demo import seed_rows
 from evidence.catalog import catalog_import
 from orgs.models import Membership, Organization, User
 from orgs.roles import Role
@@ -34,8 +35,9 @@ PROJECTS = [
 
 
 class Command(BaseCommand):
-    help = "Create the demo organization 'Acme' with one user per role and two projects. " \
-           "Safe to run again: existing data is left as it is."
+    help = "Create the demo organization 'Acme' with one user per role, two projects, keys, " \
+           "two catalog snapshots and an approval matrix with a row in every state. Safe " \
+           "to run again: existing data is left as it is."
 
     def handle(self, *args, **options):
         if not Organization.objects.filter(slug="acme").exists():
@@ -81,6 +83,7 @@ class Command(BaseCommand):
                               kind=kind, owner=members[owner_role])
         self._keys(org, owner)
         self._catalogs(org, owner)
+        self._matrix(org, members)
 
     def _keys(self, org, owner):
         """A production and a development key; the development one expires in 5 days, so
@@ -91,6 +94,17 @@ class Command(BaseCommand):
             key_create(org=org, actor=owner, project=project,
                        environment=project.environments.get(name=tier), caller=caller,
                        name=f"support-api {tier}", expires_in_days=days)
+
+    def _matrix(self, org, members):
+        """The approval matrix in every state (approvals/demo.py), with a few lint findings.
+        One engineering owner is a former employee whose account was then deactivated."""
+        former = membership_add(org=org, actor=members[Role.OWNER],
+                                user=self._user(f"former.engineer@{DOMAIN}",
+                                                name="Former Engineer"), role=Role.MEMBER)
+        rows = seed_rows(org=org, members=members, former_engineer=former)
+        User.objects.filter(pk=former.user_id).update(is_active=False)
+        states = ", ".join(sorted({row.get_status_display().lower() for row in rows.values()}))
+        self.stdout.write(f"Created {len(rows)} policy rows in these states: {states}.")
 
     def _catalogs(self, org, owner):
         shared = Path(settings.BASE_DIR).parent / "shared" / "data"

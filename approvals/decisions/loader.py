@@ -1,6 +1,7 @@
-"""Build one org's compiled decision index from the database, in five queries: rows (with
-their credential bindings and fallback), their approved models, active deny rules, the
-spend counters of this and last month, and the org's decision log setting."""
+"""Build one org's compiled decision index from the database, in six queries: rows (with
+their credential bindings and fallback), their approved models, the renewals waiting for
+their re-signatures, active deny rules, the spend counters of this and last month, and the
+org's decision log setting."""
 
 from datetime import timedelta
 
@@ -9,7 +10,7 @@ from django.utils import timezone
 
 from approvals.decisions.engine import DenyFact, RowFact, compile_index, period_keys
 from approvals.decisions.models import SpendCounter
-from approvals.models import ApprovalSettings, DenyRule, PolicyRow
+from approvals.models import ApprovalSettings, DenyRule, PolicyRow, RenewalReview
 from approvals.workflow import Status
 
 # Rows that can allow, or explain a deny better than "no matching row". Finished rows
@@ -36,6 +37,11 @@ def load_index(org_id, *, version=None):
             policyrow__in=selected.values("pk")).values_list(
             "policyrow_id", "catalogentry__platform", "catalogentry__model_id"):
         models.setdefault(row_pk, set()).add((platform, model_id))
+    # A renewal proposed but not yet re-signed already wrote the new date on the row; until
+    # the three sign it, the row holds only until its previous date (review.renews_from).
+    holds_until = dict(RenewalReview.objects.for_org(org_id).filter(
+        decided_at__isnull=True, outcome=RenewalReview.Outcome.RENEW,
+        renews_from__isnull=False).values_list("row_id", "renews_from"))
     facts = []
     for (pk, public_id, project, environment, caller, actions, data_classes, status, budget,
          cap, cutoff, renewal, activated, key, identity, fallback) in rows:
@@ -43,7 +49,8 @@ def load_index(org_id, *, version=None):
             id=str(public_id), project=project, environment=environment, caller=caller,
             models=frozenset(models.get(pk, ())), actions=frozenset(actions),
             data_classes=frozenset(data_classes), status=status, monthly_budget=budget,
-            daily_cap=cap, cutoff=cutoff, renewal_date=renewal, activated_at=activated,
+            daily_cap=cap, cutoff=cutoff, renewal_date=holds_until.get(pk, renewal),
+            activated_at=activated,
             api_key=str(key) if key else None,
             workload_identity=str(identity) if identity else None,
             fallback=str(fallback) if fallback else None))

@@ -13,6 +13,7 @@ Decisions of a resolved credential go to the decision log (log.py) when the org'
 carried in its index, says so: an append to an in-memory buffer, never a query. Answers
 to unresolved credentials have no org and are not logged."""
 
+import gc
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -52,6 +53,7 @@ class _Indexes:
     def __init__(self):
         self.lock = threading.Lock()
         self.by_org: dict = {}
+        self.building: dict = {}  # org id -> the lock held while its index is rebuilt
         # workload token public id -> its identity's public id (never changes).
         self.identities: OrderedDict = OrderedDict()
         # secret hash -> org id (a credential never changes org), to read the org's
@@ -64,11 +66,28 @@ class _Indexes:
         index = self.by_org.get(org_id)
         if current is not None and index is not None and index.version == current:
             return index
-        index = load_index(org_id, version=current)
-        if current is not None:
-            with self.lock:
-                self.by_org[org_id] = index
+        if current is None:  # the cache is down: never trust a kept index
+            return load_index(org_id, version=current)
+        # One rebuild per org and version in this process: threads that miss at the same
+        # moment (a gunicorn gthread worker after a change) wait for the first one's index
+        # instead of each loading 10,000 rows.
+        with self._build_lock(org_id):
+            index = self.by_org.get(org_id)
+            if index is None or index.version != current:
+                index = load_index(org_id, version=current)
+                with self.lock:
+                    self.by_org[org_id] = index
+                # The index is a large graph of long-lived objects (10,000 rows: about a
+                # quarter million): left to the cyclic GC, every full collection walks it,
+                # a pause of tens of milliseconds on random requests. Freezing moves what
+                # lives now out of the collector's way; a replaced index is still freed
+                # by reference counting (it holds no cycles).
+                gc.freeze()
         return index
+
+    def _build_lock(self, org_id) -> threading.Lock:
+        with self.lock:
+            return self.building.setdefault(org_id, threading.Lock())
 
     def identity_of(self, org_id, token_id):
         identity = self.identities.get(token_id)

@@ -44,7 +44,7 @@ def test_suspend_resume_and_revoke_reach_another_process_on_its_next_decision(
     assert decider.ask(secret) == {"allow": True, "reason": "allow", "queries": 0}
 
     row_suspend(org=org_a, actor=people["security"], row=row, reason="incident")
-    assert decider.ask(secret) == {"allow": False, "reason": "row_suspended", "queries": 5}
+    assert decider.ask(secret) == {"allow": False, "reason": "row_suspended", "queries": 6}
     assert decider.ask(secret)["queries"] == 0
 
     row_resume(org=org_a, actor=people["security"], row=PolicyRow.objects.get(pk=row.pk))
@@ -52,4 +52,4 @@ def test_suspend_resume_and_revoke_reach_another_process_on_its_next_decision(
 
     row_revoke(org=org_a, actor=people["security"], row=PolicyRow.objects.get(pk=row.pk),
                reason="confirmed")
-    assert decider.ask(secret) == {"allow": False, "reason": "row_revoked", "queries": 5}
+    assert decider.ask(secret) == {"allow": False, "reason": "row_revoked", "queries": 6}

@@ -6,11 +6,13 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.core.cache import caches
 from django.utils import timezone
 
 from approvals.decisions.engine import Reason
 from approvals.decisions.models import SpendCounter
+from approvals.decisions.service import clear_local_cache as clear_indexes
 from approvals.decisions.service import decide
 from approvals.decisions.spend import spend_add
 from approvals.decisions.versions import decisions_changed
@@ -20,6 +22,7 @@ from projects import keys
 from projects.credentials import clear_local_cache as clear_credentials
 from projects.models import ApiKey, WorkloadIdentity, WorkloadToken
 from projects.secrets import WORKLOAD, hash_secret, new_secret
+from tests.approvals.conftest import attach_required_evidence, propose_renewal
 from tests.approvals.decisions.conftest import ask
 from tests.projects.conftest import make_key
 
@@ -194,17 +197,18 @@ def test_with_the_cache_down_decisions_come_from_the_database(secret, live_row, 
     assert one(secret).allow
     spy_cache(monkeypatch, fail=True)
     PolicyRow.objects.filter(pk=row.pk).update(status=S.SUSPENDED)  # no bump reaches anyone
-    # The credential, its last-used stamp (no shared flag to skip it), the index (five).
-    with django_assert_num_queries(7):
+    # The credential, its last-used stamp (no shared flag to skip it), the index (six).
+    with django_assert_num_queries(8):
         assert one(secret).reasons == (Reason.ROW_SUSPENDED,)
 
 
-def test_an_index_rebuild_costs_five_queries(org_a, secret, live_row,
+def test_an_index_rebuild_costs_six_queries(org_a, secret, live_row,
                                              django_assert_num_queries):
     live_row()
     assert one(secret).allow
     decisions_changed(org_a)
-    with django_assert_num_queries(5):  # rows, models, deny rules, spend, log setting
+    # rows, models, pending renewals, deny rules, spend, log setting
+    with django_assert_num_queries(6):
         assert one(secret).allow
 
 
@@ -246,3 +250,20 @@ def test_a_row_bound_to_a_workload_identity_admits_only_its_tokens(org_a, produc
     live_row(workload_identity=identity)
     assert one(token(identity)).allow
     assert one(secret).reasons == (Reason.NO_MATCHING_ROW,)  # the team key is not the CI job
+
+
+def test_an_unsigned_renewal_does_not_extend_what_the_gateway_allows(org_a, people, secret,
+                                                                     live_row):
+    """A renewal review that proposed a new date already wrote it on the row; until the
+    three re-sign, the gateway holds the row to its previous date."""
+    row = live_row(PolicyRow.Status.RENEWAL_DUE,
+                   renewal_date=timezone.localdate() + timedelta(days=3))
+    attach_required_evidence(row, people)
+    propose_renewal(org_a, row, people, days=80)
+    row.refresh_from_db()
+    assert row.renewal_date == timezone.localdate() + timedelta(days=80)
+    assert one(secret).allow  # before the previous date: still allowed
+    with time_machine.travel(timezone.now() + timedelta(days=5), tick=False):
+        clear_indexes()
+        decision = one(secret)
+    assert not decision.allow and decision.reasons == (Reason.ROW_EXPIRED,)

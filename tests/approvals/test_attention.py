@@ -11,7 +11,7 @@ from django.utils import timezone
 from approvals.decisions.spend import spend_add
 from approvals.models import PolicyRow
 from approvals.services.evidence import row_evidence_collect
-from tests.approvals.test_matrix_views import clone_rows
+from tests.approvals.conftest import clone_rows
 from tests.conftest import login
 from tests.projects.conftest import make_key
 

@@ -14,8 +14,7 @@ from django.utils import timezone
 
 from approvals.export import HEADER
 from approvals.models import PolicyRow, SignOff
-from tests.approvals.conftest import Counts, make_entry, sign
-from tests.approvals.test_matrix_views import clone_rows
+from tests.approvals.conftest import Counts, clone_rows, make_entry, sign
 from tests.conftest import ROLES, login
 from tests.factories import CallerFactory
 

@@ -2,7 +2,6 @@
 of the org; outsiders get 404), who adds and lifts deny rules (admins, owners, security),
 every filter and sort of the matrix, and its query count from 10 to 500 rows."""
 
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -13,7 +12,7 @@ from approvals.lint import RULES
 from approvals.models import DenyRule, PolicyRow
 from approvals.services import deny_rule_create
 from orgs.roles import Role
-from tests.approvals.conftest import Counts, make_entry
+from tests.approvals.conftest import Counts, clone_rows, make_entry
 from tests.conftest import ROLES, login
 from tests.factories import CallerFactory, MembershipFactory, ProjectFactory
 
@@ -25,20 +24,6 @@ READ_PAGES = ["approvals:matrix", "approvals:matrix_export_csv",
 
 def url(name, *args, org="acme"):
     return reverse(name, args=[org, *args])
-
-
-def clone_rows(row, n, **overrides):
-    """n copies of row (with its approved models) in two bulk inserts: the query-count
-    tests need hundreds of rows, and row_create per row would take minutes."""
-    fields = {f.attname: getattr(row, f.attname) for f in PolicyRow._meta.concrete_fields
-              if f.name not in ("id", "public_id")}
-    clones = PolicyRow.objects.bulk_create(
-        [PolicyRow(**{**fields, **overrides}, public_id=uuid.uuid4()) for _ in range(n)])
-    through = PolicyRow.approved_models.through
-    models = list(row.approved_models.all())
-    through.objects.bulk_create([through(policyrow_id=c.pk, catalogentry_id=e.pk)
-                                 for c in clones for e in models])
-    return clones
 
 
 def codes(response):

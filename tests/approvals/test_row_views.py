@@ -12,7 +12,7 @@ from approvals.decisions.spend import spend_add
 from approvals.models import PolicyRow, RowEvidence, SignOff
 from evidence.models import EvidenceItem
 from orgs.audit import AuditEvent
-from tests.approvals.conftest import Counts, make_entry, make_snapshot, sign
+from tests.approvals.conftest import Counts, clone_rows, make_entry, make_snapshot, sign
 from tests.conftest import login
 
 S = PolicyRow.Status
@@ -454,21 +454,6 @@ def test_requester_is_not_named_security_reviewer(client, cast, org_a, make_row)
 # --- The sign-off inbox -------------------------------------------------------------------------
 
 
-def clone_rows(row, n, status, *, oldest=None):
-    """n copies of row in `status` (bulk, for the query-count tests), the first the oldest."""
-    oldest = oldest or timezone.now() - timedelta(days=1)
-    skip = {"id", "public_id"}
-    fields = {f.attname: getattr(row, f.attname) for f in PolicyRow._meta.concrete_fields
-              if f.attname not in skip}
-    clones = PolicyRow.objects.bulk_create([
-        PolicyRow(**{**fields, "status": status,
-                     "status_changed_at": oldest + timedelta(seconds=i)}) for i in range(n)])
-    through = PolicyRow.approved_models.through
-    through.objects.bulk_create([through(policyrow_id=c.pk, catalogentry_id=m.pk)
-                                 for c in clones for m in row.approved_models.all()])
-    return clones
-
-
 def inbox_url(org="acme"):
     return reverse("approvals:inbox", args=[org])
 
@@ -531,7 +516,7 @@ ROW_PAGE_QUERIES = 17
 def test_row_page_queries_do_not_grow_with_the_matrix(client, cast, make_row, others,
                                                       django_assert_num_queries):
     row = make_row(S.IN_REVIEW)
-    clone_rows(row, others, S.ACTIVE)
+    clone_rows(row, others, status=S.ACTIVE)
     login(client, cast["security"])
     page(client, row)  # warm the session
     with django_assert_num_queries(ROW_PAGE_QUERIES):
@@ -570,7 +555,7 @@ INBOX_QUERIES = 7
 @pytest.mark.parametrize("waiting", [10, 500])
 def test_inbox_queries_do_not_grow_with_rows(client, cast, make_row, waiting,
                                              django_assert_num_queries):
-    clone_rows(make_row(S.IN_REVIEW), waiting - 1, S.IN_REVIEW)
+    clone_rows(make_row(S.IN_REVIEW), waiting - 1, status=S.IN_REVIEW)
     login(client, cast["security"])
     client.get(inbox_url())
     with django_assert_num_queries(INBOX_QUERIES):

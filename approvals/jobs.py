@@ -152,9 +152,8 @@ def renewal_scan(*, org, today: date | None = None,
     # Every candidate, not a batch: the set is bounded by the renewal window (rows past it
     # expire and leave), and a batch would starve the rows behind ones already reminded.
     horizon = today + timedelta(days=policy.window)
-    unsigned = RenewalReview.objects.filter(
-        row=OuterRef("pk"), decided_at__isnull=True, outcome=RenewalReview.Outcome.RENEW,
-        renews_from__lte=horizon)
+    unsigned = RenewalReview.objects.awaiting_signatures().filter(
+        row=OuterRef("pk"), renews_from__lte=horizon)
     ids = list(PolicyRow.objects.for_org(org).filter(status__in=EXPIRABLE).filter(
         Q(renewal_date__lte=horizon) | Q(Exists(unsigned)),
     ).order_by("renewal_date", "pk").values_list("pk", flat=True))

@@ -323,6 +323,13 @@ class RowEvidence(models.Model):
         return f"{self.item_id} on {self.row_id}"
 
 
+class RenewalReviewQuerySet(OrgScopedQuerySet):
+    def awaiting_signatures(self):
+        """Reviews decided "renew" whose row waits for the three signatures of its new
+        version: until then the row holds only until its previous date (renews_from)."""
+        return self.filter(decided_at__isnull=True, outcome=RenewalReview.Outcome.RENEW)
+
+
 class RenewalReview(models.Model):
     """The renewal checklist of one row (the seed's "What To Review Before Renewal"): each
     area answered with a note and optional evidence, then an outcome. `answers` is
@@ -362,7 +369,7 @@ class RenewalReview(models.Model):
                                    on_delete=models.SET_NULL, related_name="+")
     decided_at = models.DateTimeField(null=True, blank=True)
 
-    objects = OrgScopedQuerySet.as_manager()
+    objects = RenewalReviewQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]

@@ -76,9 +76,8 @@ def rows_past_renewal(*, org, today: date, grace_days: int | None = None
     renewal still waits for its sign-offs holds only until its previous date
     (review.renews_from)."""
     cutoff = expiry_cutoff(org=org, today=today, grace_days=grace_days)
-    unsigned = RenewalReview.objects.filter(
-        row=OuterRef("pk"), decided_at__isnull=True, outcome=RenewalReview.Outcome.RENEW,
-        renews_from__lt=cutoff)
+    unsigned = RenewalReview.objects.awaiting_signatures().filter(
+        row=OuterRef("pk"), renews_from__lt=cutoff)
     return PolicyRow.objects.for_org(org).filter(status__in=EXPIRABLE).filter(
         Q(renewal_date__lt=cutoff) | Q(Exists(unsigned))).order_by("renewal_date")
 

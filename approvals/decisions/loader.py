@@ -39,8 +39,7 @@ def load_index(org_id, *, version=None):
         models.setdefault(row_pk, set()).add((platform, model_id))
     # A renewal proposed but not yet re-signed already wrote the new date on the row; until
     # the three sign it, the row holds only until its previous date (review.renews_from).
-    holds_until = dict(RenewalReview.objects.for_org(org_id).filter(
-        decided_at__isnull=True, outcome=RenewalReview.Outcome.RENEW,
+    holds_until = dict(RenewalReview.objects.for_org(org_id).awaiting_signatures().filter(
         renews_from__isnull=False).values_list("row_id", "renews_from"))
     facts = []
     for (pk, public_id, project, environment, caller, actions, data_classes, status, budget,

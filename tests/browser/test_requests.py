@@ -12,6 +12,7 @@ from playwright.sync_api import Page, expect
 from approvals.models import PolicyRow
 from orgs.roles import Role
 from tests.approvals.conftest import make_entry, make_snapshot
+from tests.browser.htmx import settled
 from tests.browser.test_keys import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -26,7 +27,7 @@ def _short_timeouts(page: Page):
 
 
 def validated(page: Page):
-    return page.expect_response(re.compile(r"/requests/validate/$"))
+    return settled(page, r"/requests/validate/$")
 
 
 def test_app_owner_files_a_draft_with_as_you_go_validation(page: Page, live_server, org_a,

@@ -449,6 +449,84 @@ class DecisionRecord(models.Model):
         return f"{'allow' if self.allowed else 'deny'} {self.model} {self.action}"
 
 
+class Finding(models.Model):
+    """Something the product noticed that a person must look at: usage no row covers, a
+    catalog change under an approved model, spend past a threshold, expired evidence.
+    Raised by approvals/findings.py (finding_raise), once per (org, kind, dedupe_key);
+    a person acknowledges it, then resolves it with a note. `link` points at what raised
+    it (a usage line, a snapshot diff, an evidence item)."""
+
+    class Kind(models.TextChoices):
+        USAGE_WITHOUT_ROW = "usage_without_row", "Usage with no active row"
+        MODEL_OUT_OF_SCOPE = "model_out_of_scope", "Model outside the row's scope"
+        WRONG_ENVIRONMENT = "wrong_environment", "Key used in the wrong environment"
+        UNOWNED_CALLS = "unowned_calls", "Calls nobody owns"
+        SPEND_THRESHOLD = "spend_threshold", "Spend crossed a threshold"
+        BILLING_MISMATCH = "billing_mismatch", "Usage differs from billing"
+        CATALOG_CHANGE = "catalog_change", "Catalog change under an approved model"
+        EVIDENCE_EXPIRED = "evidence_expired", "Required evidence expired"
+        SMOKE_TEST_FAILED = "smoke_test_failed", "Route smoke test failed"
+
+    class State(models.TextChoices):
+        OPEN = "open", "Open"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        RESOLVED = "resolved", "Resolved"
+
+    class Severity(models.TextChoices):
+        INFO = "info", "Info"
+        WARNING = "warning", "Warning"
+        CRITICAL = "critical", "Critical"
+
+    org = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="+")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    severity = models.CharField(max_length=8, choices=Severity.choices,
+                                default=Severity.WARNING)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.OPEN)
+    title = models.CharField(max_length=300)
+    detail = models.JSONField(default=dict, blank=True)
+    # What it is about: a row, else a project (usage no row covers); either may be null.
+    row = models.ForeignKey(PolicyRow, null=True, blank=True, on_delete=models.PROTECT,
+                            related_name="findings")
+    project = models.ForeignKey("projects.Project", null=True, blank=True,
+                                on_delete=models.PROTECT, related_name="+")
+    # What raised it: model name and public id or pk (e.g. "catalogsnapshot", uuid), and a
+    # path in this app to see it.
+    source_type = models.CharField(max_length=64, blank=True)
+    source_id = models.CharField(max_length=64, blank=True)
+    link = models.CharField(max_length=500, blank=True)
+    # Raising the same thing twice is one finding: kind + dedupe_key are unique per org
+    # (e.g. "row:<uuid>:threshold:80:2026-11").
+    dedupe_key = models.CharField(max_length=200)
+    owner = models.ForeignKey("orgs.Membership", null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="+")
+    raised_at = models.DateTimeField(default=timezone.now)
+    acknowledged_by = models.ForeignKey("orgs.Membership", null=True, blank=True,
+                                        on_delete=models.SET_NULL, related_name="+")
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey("orgs.Membership", null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="+")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution_note = models.TextField(blank=True)
+
+    objects = OrgScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-raised_at"]
+        constraints = [models.UniqueConstraint(fields=["org", "kind", "dedupe_key"],
+                                               name="finding_once_per_dedupe_key")]
+        indexes = [models.Index(fields=["org", "state", "-raised_at"]),
+                   models.Index(fields=["org", "row", "state"]),
+                   models.Index(fields=["org", "project", "state"])]
+
+    def __str__(self):
+        return self.title
+
+    @property
+    def is_open(self) -> bool:
+        return self.state != self.State.RESOLVED
+
+
 # The decision service's spend counters (approvals/decisions/): imported so the app
 # registry finds them under this app.
 from approvals.decisions.models import SpendCounter  # noqa: E402,F401

@@ -265,3 +265,149 @@ class EvidenceItem(models.Model):
     def is_expired(self, today=None) -> bool:
         today = today or timezone.localdate()
         return self.valid_until is not None and self.valid_until < today
+
+
+class UsageSource(models.TextChoices):
+    """Where usage or billing lines came from; a line's source_id is unique per source."""
+
+    OPENAI = "openai", "OpenAI usage export"
+    ANTHROPIC = "anthropic", "Anthropic usage and cost report"
+    LITELLM = "litellm", "LiteLLM spend logs"
+    API = "api", "Pushed over the API"
+
+
+class UsageImport(models.Model):
+    """One usage or billing import (browser upload or API batch), run by a Celery task
+    with progress, like the catalog's ImportJob. A bad file writes nothing: the report
+    names each bad line."""
+
+    class Kind(models.TextChoices):
+        USAGE = "usage", "Usage"
+        BILLING = "billing", "Billing lines"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Imported"
+        FAILED = "failed", "Failed"
+
+    org = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="+")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.USAGE)
+    source = models.CharField(max_length=16, choices=UsageSource.choices)
+    source_ref = models.CharField(max_length=500, help_text="File name, or 'api'.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    # The uploaded bytes until the task has run (shared by web and workers); then cleared.
+    payload = models.BinaryField(null=True, blank=True, editable=False)
+    created_by = models.ForeignKey("orgs.Membership", null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    progress = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    # {"added": n, "duplicates": n, "errors": [{"line": 3, "field": "cost", "message": ..}]}
+    report = models.JSONField(default=dict, blank=True)
+
+    objects = OrgScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} from {self.source_ref} ({self.status})"
+
+    @property
+    def is_done(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.SUCCEEDED:
+            return 100
+        return int(100 * self.progress / self.total) if self.total else 0
+
+
+class UsageRecord(models.Model):
+    """One line of gateway or provider usage, as the source reported it (the *_ref
+    fields), with what it resolved to in this org (api_key, project, environment; null
+    when it named nothing known). A fact: which policy row it belongs to is approvals'
+    business (reconciliation), not this model's."""
+
+    org = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="+")
+    source = models.CharField(max_length=16, choices=UsageSource.choices)
+    # The source's own id of the line (request id, bucket+model, spend log id): re-importing
+    # the same file adds nothing.
+    source_id = models.CharField(max_length=200)
+    import_job = models.ForeignKey(UsageImport, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    occurred_at = models.DateTimeField()
+    model = models.CharField(max_length=300, help_text="As the source names it.")
+    provider = models.CharField(max_length=64, blank=True)
+    action = models.CharField(max_length=32, blank=True)
+    api_key_ref = models.CharField(max_length=200, blank=True)
+    project_ref = models.CharField(max_length=200, blank=True)
+    environment_ref = models.CharField(max_length=64, blank=True)
+    caller_ref = models.CharField(max_length=200, blank=True)
+    api_key = models.ForeignKey("projects.ApiKey", null=True, blank=True,
+                                on_delete=models.SET_NULL, related_name="+")
+    project = models.ForeignKey("projects.Project", null=True, blank=True,
+                                on_delete=models.SET_NULL, related_name="+")
+    environment = models.ForeignKey("projects.Environment", null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="+")
+    caller = models.ForeignKey("projects.Caller", null=True, blank=True,
+                               on_delete=models.SET_NULL, related_name="+")
+    requests = models.PositiveIntegerField(default=1)
+    input_tokens = models.PositiveBigIntegerField(default=0)
+    output_tokens = models.PositiveBigIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=14, decimal_places=6, default=0)
+    imported_at = models.DateTimeField(default=timezone.now)
+
+    objects = OrgScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        constraints = [models.UniqueConstraint(fields=["org", "source", "source_id"],
+                                               name="usagerecord_once_per_source_id")]
+        indexes = [models.Index(fields=["org", "occurred_at"]),
+                   models.Index(fields=["org", "project", "occurred_at"]),
+                   models.Index(fields=["import_job"])]
+
+    def __str__(self):
+        return f"{self.model} at {self.occurred_at:%Y-%m-%d %H:%M}: {self.cost_usd} USD"
+
+
+class BillingLine(models.Model):
+    """One line of a provider invoice or cost report: what the org was billed for a
+    period, to set against the gateway's usage (reconciliation)."""
+
+    org = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="+")
+    source = models.CharField(max_length=16, choices=UsageSource.choices)
+    source_id = models.CharField(max_length=200)
+    import_job = models.ForeignKey(UsageImport, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    period_start = models.DateField()
+    period_end = models.DateField()
+    provider = models.CharField(max_length=64, blank=True)
+    model = models.CharField(max_length=300, blank=True)
+    project_ref = models.CharField(max_length=200, blank=True)
+    project = models.ForeignKey("projects.Project", null=True, blank=True,
+                                on_delete=models.SET_NULL, related_name="+")
+    description = models.CharField(max_length=300, blank=True)
+    amount_usd = models.DecimalField(max_digits=14, decimal_places=6)
+    imported_at = models.DateTimeField(default=timezone.now)
+
+    objects = OrgScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-period_start"]
+        constraints = [
+            models.UniqueConstraint(fields=["org", "source", "source_id"],
+                                    name="billingline_once_per_source_id"),
+            models.CheckConstraint(condition=models.Q(period_end__gte=models.F("period_start")),
+                                   name="billingline_period_in_order"),
+        ]
+        indexes = [models.Index(fields=["org", "period_start"])]
+
+    def __str__(self):
+        return f"{self.provider} {self.model} {self.period_start}: {self.amount_usd} USD"

@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 
 KIND = re.compile(r"^[a-z][a-z_]*(\.[a-z][a-z_]*)+$")
 # Topics subscribers can pick from (webhooks and notification settings, issue #8).
-CATEGORIES = ("member", "security", "key", "usage", "billing", "approval", "catalog")
+CATEGORIES = ("member", "security", "key", "usage", "billing", "approval", "catalog", "finding")
 
 
 class NotificationEvent(models.Model):

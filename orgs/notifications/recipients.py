@@ -16,6 +16,7 @@ ROLE_AUDIENCE = {
     "approval": {Role.SECURITY, Role.FINANCE},
     "catalog": {Role.ADMIN},
     "webhook": {Role.OWNER, Role.ADMIN},
+    "finding": {Role.SECURITY},
 }
 # Categories that email by default (the rest are in-app only until a person opts in).
 EMAIL_BY_DEFAULT = {"security", "key", "billing", "webhook"}
@@ -33,6 +34,7 @@ CATEGORY_LABELS = {
     "approval": "Approvals, sign-offs and renewals",
     "catalog": "Model catalog changes",
     "webhook": "Webhook endpoints",
+    "finding": "Findings (reconciliation, catalog changes, expired evidence)",
 }
 
 

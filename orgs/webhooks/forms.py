@@ -11,6 +11,7 @@ CATEGORY_HELP = {
     "billing": "billing rows and budget alerts",
     "approval": "approval transitions, sign-offs, renewals due, expiries",
     "catalog": "catalog imports and changes",
+    "finding": "findings raised: reconciliation, catalog changes, expired evidence",
     "webhook": "endpoints disabled after failures, test events",
 }
 

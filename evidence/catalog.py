@@ -19,6 +19,7 @@ from django.utils import timezone
 from evidence import importers
 from evidence.importers import CatalogFileError, Format
 from evidence.models import CatalogEntry, CatalogSnapshot, ImportJob
+from evidence.signals import catalog_imported
 from orgs.audit import record_event
 from orgs.events import event_emit
 
@@ -101,6 +102,7 @@ def _write(*, org, actor, result, sha256, format, source_ref, snapshot_date, sou
     event_emit(org=org, kind="catalog.imported", subject=snapshot, payload={
         "source_name": snapshot.source_name, "snapshot_date": snapshot_date.isoformat(),
         "entry_count": snapshot.entry_count})
+    catalog_imported.send(sender=CatalogSnapshot, org=org, snapshot=snapshot, actor=actor)
     return snapshot
 
 

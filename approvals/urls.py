@@ -49,6 +49,9 @@ urlpatterns = [
          name="evidence_download"),
     # Renewal review (views/renewal.py).
     path(ROW + "renewal/", renewal.renewal_review, name="renewal_review"),
+    path(ROW + "renewal/start/", renewal.renewal_start, name="renewal_start"),
+    path(ROW + "renewal/answer/", renewal.renewal_answer, name="renewal_answer"),
+    path(ROW + "renewal/decide/", renewal.renewal_decide, name="renewal_decide"),
     # Approval settings and the decision log (views/settings.py, views/decisions.py).
     path("settings/approvals/", settings.approval_settings, name="settings"),
     path("decisions/", decisions.decision_log, name="decision_log"),

@@ -4,7 +4,7 @@ the org's policy lint report, and the rows API (approvals/api.py)."""
 from django.urls import path
 
 from approvals import api
-from approvals.decisions.api import BatchDecisionView, DecisionView
+from approvals.decisions.api import batch_decision_view, decision_view
 from approvals.decisions.log_api import DecisionLogList
 from approvals.lint_api import LintReport
 
@@ -12,8 +12,8 @@ ORG = "o/<slug:org_slug>/"
 ROW = ORG + "rows/<uuid:public_id>/"
 
 urlpatterns = [
-    path("decisions", DecisionView.as_view(), name="api_decisions"),
-    path("decisions/batch", BatchDecisionView.as_view(), name="api_decisions_batch"),
+    path("decisions", decision_view, name="api_decisions"),
+    path("decisions/batch", batch_decision_view, name="api_decisions_batch"),
     path(ORG + "lint/", LintReport.as_view(), name="api_lint"),
     path(ORG + "rows/", api.RowList.as_view(), name="api_row_list"),
     path(ROW, api.RowDetail.as_view(), name="api_row_detail"),

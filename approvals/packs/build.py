@@ -127,14 +127,17 @@ def _build(org, pack, packs):
     generated_at = timezone.now().replace(microsecond=0)
     with tempfile.TemporaryFile() as tmp:
         writer = archive.PackWriter(target=tmp, generated_at=generated_at)
-        for i, item in enumerate(items.values()):
-            _progress(packs, "adding evidence files", len(rows) + i, total)
-            writer.add_item(item, owners[item.pk])
-        _progress(packs, "writing the summary", total - 2, total)
-        writer.add_file(archive.SUMMARY, archive.summary_html(pack=pack, org=org, parts=parts,
-                                                              writer=writer))
-        writer.finish(archive.manifest_head(pack=pack, org=org, rows=rows,
-                                            generated_at=generated_at))
+        try:
+            for i, item in enumerate(items.values()):
+                _progress(packs, "adding evidence files", len(rows) + i, total)
+                writer.add_item(item, owners[item.pk])
+            _progress(packs, "writing the summary", total - 2, total)
+            writer.add_file(archive.SUMMARY, archive.summary_html(
+                pack=pack, org=org, parts=parts, writer=writer))
+            writer.finish(archive.manifest_head(pack=pack, org=org, rows=rows,
+                                                generated_at=generated_at))
+        finally:
+            writer.zip.close()  # idempotent; a failed build leaves no open handle behind
         _progress(packs, "storing", total - 1, total)
         sha, size = _digest(tmp)
         pack.file.save(f"{pack.public_id}.zip", File(tmp), save=False)

@@ -3,7 +3,9 @@
 Needs no database: a pack is verified wherever it was copied to. Every file the manifest
 lists (each item's path, and "files" such as summary.html) must be in the ZIP once, with
 the listed SHA-256; nothing else may be in it besides manifest.json; and the problems the
-builder recorded (a stored file that was gone or changed) count as problems too.
+builder recorded (a stored file that was gone or changed) count as problems too. Each
+audit extract's events are checked as well: every event's hash is recomputed from the
+content it covers (orgs.audit.AuditEvent.compute_hash, offline).
 """
 
 import hashlib
@@ -49,6 +51,23 @@ def _expected(manifest: dict, report: Report) -> dict[str, str]:
     return expected
 
 
+def event_hash(event: dict) -> str:
+    """An extracted audit event's hash, recomputed: SHA-256 of the canonical JSON (sorted
+    keys, no spaces) of the event without its "id" and "hash"."""
+    body = {k: v for k, v in event.items() if k not in ("id", "hash")}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"))
+                          .encode()).hexdigest()
+
+
+def _extract_problems(zf: zipfile.ZipFile, path: str) -> list[str]:
+    try:
+        events = json.loads(zf.read(path))["content"]["events"]
+    except (ValueError, KeyError, TypeError):
+        return [f"{path}: not a readable audit extract"]
+    return [f"{path}: audit event #{e.get('seq')} ({e.get('action')}) does not match its "
+            "hash" for e in events if event_hash(e) != e.get("hash")]
+
+
 def verify_pack(source) -> Report:
     """Verify the pack at `source` (a path or a binary file). Raises zipfile.BadZipFile
     or ValueError (no readable manifest) when it is not a pack at all."""
@@ -78,6 +97,9 @@ def verify_pack(source) -> Report:
                                        f"file {actual})")
         for name in sorted(seen - set(expected) - {MANIFEST}):
             report.problems.append(f"{name}: not listed in the manifest")
+        for entry in report.manifest.get("items", []):
+            if entry.get("kind") == "audit_extract" and entry.get("path") in seen:
+                report.problems += _extract_problems(zf, entry["path"])
     for problem in report.manifest.get("problems", []):
         report.problems.append(f"recorded when the pack was built: {problem}")
     return report

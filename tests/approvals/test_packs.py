@@ -19,6 +19,7 @@ from approvals.management.commands.verify_evidence_pack import Command as Verify
 from approvals.models import EvidencePack, Finding, PolicyRow, RowEvidence, SignOff
 from approvals.packs.build import pack_build, pack_request
 from approvals.packs.extract import row_audit_extract_collect
+from approvals.packs.verify import event_hash
 from approvals.services.evidence import row_evidence_collect
 from approvals.tasks import build_evidence_pack_task
 from evidence.models import EvidenceItem
@@ -31,12 +32,6 @@ from tests.factories import MembershipFactory
 S = PolicyRow.Status
 K = EvidenceItem.Kind
 PDF = b"%PDF-1.7 rollback drill: switched to the fallback in 42 s"
-
-
-def canonical(event: dict) -> str:
-    body = {k: v for k, v in event.items() if k not in ("id", "hash")}
-    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"))
-                          .encode()).hexdigest()
 
 
 @pytest.fixture
@@ -116,7 +111,7 @@ def test_the_audit_extract_holds_the_rows_events_with_their_hashes(make_row, org
     assert content["range"]["last_seq"] == seqs[-1] and content["event_count"] == 3
     stored = {e.public_id: e.hash for e in AuditEvent.objects.for_org(org_a)}
     for event in content["events"]:
-        assert canonical(event) == event["hash"] == stored[uuid.UUID(event["id"])]
+        assert event_hash(event) == event["hash"] == stored[uuid.UUID(event["id"])]
     assert content["chain"]["verified"] is True and content["chain"]["problem"] is None
     assert item.kind == K.AUDIT_EXTRACT and item.collector_label == "system"
     assert RowEvidence.objects.filter(row=row, item=item).exists()
@@ -234,6 +229,33 @@ def test_a_missing_or_unlisted_file_is_detected(rich_row, org_a, people, tmp_pat
     assert code == 1 and "PROBLEM summary.html: missing" in output
     code, output = verify(extra)
     assert code == 1 and "PROBLEM items/planted.txt: not listed in the manifest" in output
+
+
+def test_an_altered_event_in_the_audit_extract_is_detected(
+        rich_row, org_a, people, tmp_path, django_capture_on_commit_callbacks):
+    pack = build(org_a, people["auditor"], row=rich_row,
+                 capture=django_capture_on_commit_callbacks)
+    data = zip_bytes(pack)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+        entry = next(i for i in manifest["items"] if i["kind"] == K.AUDIT_EXTRACT)
+        extract = json.loads(zf.read(entry["path"]))
+    event = extract["content"]["events"][0]
+    event["actor_label"] = "someone-else@acme.test"
+    body = json.dumps(extract, sort_keys=True, separators=(",", ":")).encode()
+    entry["sha256"] = hashlib.sha256(body).hexdigest()  # a forger fixes the manifest too
+    target = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(target, "w") as out:
+        for name in source.namelist():
+            out.writestr(name, {entry["path"]: body,
+                                "manifest.json": json.dumps(manifest).encode()}
+                         .get(name, source.read(name)))
+    path = tmp_path / "forged.zip"
+    path.write_bytes(target.getvalue())
+    code, output = verify(path)
+    assert code == 1
+    assert f"{entry['path']}: audit event #{event['seq']} ({event['action']}) does not " \
+        "match its hash" in output
 
 
 def test_a_stored_file_changed_since_collection_fails_verification(

@@ -530,3 +530,6 @@ class Finding(models.Model):
 # The decision service's spend counters (approvals/decisions/): imported so the app
 # registry finds them under this app.
 from approvals.decisions.models import SpendCounter  # noqa: E402,F401
+
+# Evidence packs (approvals/packs/): imported so the app registry finds them here too.
+from approvals.packs.models import EvidencePack  # noqa: E402,F401

@@ -210,6 +210,7 @@ EVENT_TITLES = {
     "approval.renewed": "Renewed", "approval.suspended": "Suspended",
     "approval.resumed": "Resumed", "approval.revoked": "Revoked",
     "approval.expired": "Expired", "approval.reviewer_granted": "Reviewer named",
+    "approval.audit_extract_collected": "Audit extract collected",
 }
 
 

@@ -1,5 +1,7 @@
 """Celery tasks of the approvals app. Beat's schedule is settings.CELERY_BEAT_SCHEDULE.
 
+build_evidence_pack runs on request (approvals/packs/build.py pack_request).
+
 The beat task fans out one task per org; each org's task calls approvals.jobs.renewal_scan,
 which is safe to run twice and concurrently (each effect once per row, kind and period).
 """
@@ -11,6 +13,7 @@ import time
 from celery import shared_task
 
 from approvals.jobs import renewal_scan
+from approvals.packs.build import pack_build
 from orgs.jobs import recorded
 from orgs.models import Organization
 from orgs.task_helpers import RETRY, for_each_org
@@ -49,3 +52,15 @@ def renewal_scan_for_org_task(org_id: int) -> dict:
     if any(v for k, v in result.items() if k != "rows"):
         logger.info("Renewal scan of org %s: %s", org.slug, result)
     return result
+
+
+@shared_task(name="approvals.build_evidence_pack", **RETRY)
+def build_evidence_pack_task(org_id: int, pack_id: int) -> str | None:
+    """Build evidence pack pack_id of org org_id (approvals.packs.build.pack_build).
+    Returns the pack's status, or None when the org is gone or another delivery already
+    claimed the pack (the claim makes a second delivery a no-op)."""
+    org = Organization.objects.filter(pk=org_id).first()
+    if org is None:
+        return None
+    pack = pack_build(org=org, pack_id=pack_id)
+    return pack.status if pack is not None else None

@@ -8,6 +8,7 @@ from approvals.views import (
     decisions,
     evidence,
     matrix,
+    packs,
     renewal,
     requests,
     rows,
@@ -47,6 +48,13 @@ urlpatterns = [
          name="row_evidence_review"),
     path(ROW + "evidence/<uuid:item_id>/download/", evidence.evidence_download,
          name="evidence_download"),
+    # Audit extracts and evidence packs (views/packs.py).
+    path(ROW + "audit-extract/", packs.row_audit_extract, name="row_audit_extract"),
+    path("packs/", packs.pack_list, name="pack_list"),
+    path("packs/new/", packs.pack_create, name="pack_create"),
+    path("packs/button/", packs.pack_button, name="pack_button"),
+    path("packs/<uuid:public_id>/", packs.pack_detail, name="pack_detail"),
+    path("packs/<uuid:public_id>/download/", packs.pack_download, name="pack_download"),
     # Renewal review (views/renewal.py).
     path(ROW + "renewal/", renewal.renewal_review, name="renewal_review"),
     path(ROW + "renewal/start/", renewal.renewal_start, name="renewal_start"),

@@ -19,6 +19,7 @@ from approvals import selectors, services
 from approvals.checklist import row_evidence_context
 from approvals.lint import lint_row
 from approvals.models import Action, DataClass, RenewalTrigger, SignOff
+from approvals.packs.selectors import row_pack_context
 from approvals.permissions import (
     can_edit,
     can_grant_reviewer,
@@ -149,6 +150,7 @@ def _page_context(request, row, *, error_verb=None, move_form=None, sign_form=No
         lint_findings=lint_row(org=org, row=row),
         timeline=selectors.row_timeline(org=org, row=row))
     context.update(row_evidence_context(row=row, actor=actor))
+    context.update(row_pack_context(actor=actor, row=row))
     return context
 
 

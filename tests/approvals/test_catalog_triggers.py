@@ -17,6 +17,7 @@ from approvals.catalog_triggers import catalog_triggers_run
 from approvals.models import Finding, PolicyRow
 from approvals.services import approval_settings_update
 from evidence.models import CatalogEntry
+from evidence.refresh import catalog_refresh_run
 from orgs.audit import AuditEvent
 from tests.approvals.conftest import Counts
 from tests.evidence.conftest import (
@@ -27,6 +28,7 @@ from tests.evidence.conftest import (
     import_file,
     real_file,
 )
+from tests.evidence.test_refresh import configure, publish, served  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -158,6 +160,23 @@ def test_another_orgs_rows_are_untouched(org_a, org_b, owner, outsider, make_row
     row.refresh_from_db()
     assert row.status == S.ACTIVE and not Finding.objects.for_org(org_a).exists()
     assert not AuditEvent.objects.for_org(org_b).filter(action="approval.renewal_due").exists()
+
+
+# The scheduled refresh (issue #8) imports through the same path and raises the same.
+
+def test_the_refreshed_snapshot_raises_catalog_change_findings(
+        org_a, owner, served, make_row):  # noqa: F811 (the imported fixture)
+    base, folder = served
+    older = import_file(org_a, SLICE_OLD, actor=owner)
+    entry = CatalogEntry.objects.for_org(org_a).get(snapshot=older, key="claude-3-opus-20240229")
+    row = make_row(PolicyRow.Status.ACTIVE, models=[entry])
+    publish(folder, SLICE_NEW)
+    configure(org_a, owner, f"{base}/catalog.json")
+    catalog_refresh_run(org=org_a)
+    [finding] = Finding.objects.for_org(org_a).filter(row=row)
+    assert finding.title.startswith("claude-3-opus-20240229 was removed from the catalog")
+    row.refresh_from_db()
+    assert row.status == PolicyRow.Status.RENEWAL_DUE
 
 
 # Settings: the two catalog fields, validated per field.

@@ -34,6 +34,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from approvals.findings import finding_raise
+from approvals.lint import IN_FORCE
 from approvals.models import CatalogTrigger, Finding, PolicyRow, RenewalTrigger
 from approvals.selectors import approval_settings_get
 from approvals.services.workflow import row_mark_renewal_due
@@ -41,7 +42,6 @@ from approvals.workflow import REVIEW_STATES, InvalidTransition, Status
 from evidence.diff import Change, catalog_diff
 from evidence.models import CatalogSnapshot
 
-IN_FORCE = frozenset({Status.ACTIVE, Status.RENEWAL_DUE, Status.SUSPENDED})
 WATCHED = IN_FORCE | REVIEW_STATES
 # What a row's own renewal triggers ask to be reopened for (see the module docstring).
 ROW_TRIGGER_COVERS = {

@@ -6,6 +6,7 @@ from django import forms
 from approvals.models import ApprovalSettings, CatalogTrigger, RenewalReview
 from approvals.services.renewal import CHECKLIST
 from orgs.forms import StyledForm, add_service_error
+from orgs.webhooks.forms import CheckboxList
 
 Area = RenewalReview.Area
 ANSWER_CHOICES = [("", "Not answered yet"), ("ok", "OK"), ("not_ok", "Not OK")]
@@ -109,7 +110,7 @@ class ApprovalSettingsForm(StyledForm):
     catalog_renewal_changes = forms.MultipleChoiceField(
         label="Catalog changes that reopen a row", required=False,
         choices=CatalogTrigger.choices,
-        widget=forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"}),
+        widget=CheckboxList(attrs={"class": "app-checklist"}),
         help_text="Every change under an approved model raises a finding; these also move "
         "its active rows to renewal due. A row whose own renewal triggers include "
         "'catalog change' (every kind) or 'model version change or retirement' (removed, "

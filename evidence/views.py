@@ -114,7 +114,7 @@ def catalog_refresh(request):
         else:
             return done(request, reverse("evidence:catalog_refresh", args=[request.org.slug]),
                         "Catalog refresh saved.")
-    context = {"form": form, "refresh": current, "editable": editable}
+    context = {"form": form, "refresh": current, "editable": editable, "can_import": editable}
     return render(request, "evidence/catalog_refresh.html", context,
                   status=400 if form.errors else 200)
 

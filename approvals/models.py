@@ -40,6 +40,28 @@ def default_reminder_days():
     return list(DEFAULT_REMINDER_DAYS)
 
 
+class CatalogTrigger(models.TextChoices):
+    """The kinds of catalog change under an approved model that raise a finding on its rows
+    (approvals/catalog_triggers.py); ApprovalSettings.catalog_renewal_changes picks the
+    ones that also move an active row to renewal due."""
+
+    REMOVED = "removed", "Model removed from the catalog"
+    DEPRECATION = "deprecation", "Deprecation date scheduled or changed"
+    PRICE = "price", "Input or output price changed beyond the tolerance"
+    FAMILY = "family", "Endpoint family changed"
+
+
+# A removed or retiring model, or one that now serves other endpoints, invalidates what
+# was approved; a price change is finance's to look at, not a new approval.
+DEFAULT_CATALOG_RENEWAL_CHANGES = (CatalogTrigger.REMOVED, CatalogTrigger.DEPRECATION,
+                                   CatalogTrigger.FAMILY)
+DEFAULT_CATALOG_PRICE_TOLERANCE = 10
+
+
+def default_catalog_renewal_changes():
+    return [str(c) for c in DEFAULT_CATALOG_RENEWAL_CHANGES]
+
+
 class DataClass(models.TextChoices):
     PUBLIC = "public", "Public"
     INTERNAL = "internal", "Internal"
@@ -402,6 +424,14 @@ class ApprovalSettings(models.Model):
     decision_log = models.CharField(max_length=8, choices=DecisionLog.choices,
                                     default=DecisionLog.SAMPLED)
     decision_log_sample_percent = models.PositiveIntegerField(default=10)
+    catalog_price_tolerance_percent = models.PositiveIntegerField(
+        default=DEFAULT_CATALOG_PRICE_TOLERANCE, help_text=(
+            "A new catalog snapshot whose input or output price of an approved model moved "
+            "by more than this percent raises a finding on its rows."))
+    catalog_renewal_changes = models.JSONField(
+        default=default_catalog_renewal_changes, blank=True, help_text=(
+            "CatalogTrigger values: the catalog changes that move an active row to renewal "
+            "due (every change raises a finding)."))
     updated_at = models.DateTimeField(default=timezone.now)
 
     objects = OrgScopedQuerySet.as_manager()

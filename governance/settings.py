@@ -346,6 +346,15 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
         "options": {"expires": 3500},
     },
+    # Daily at 04:00 UTC: the scheduled catalog refresh (evidence/tasks.py): each org with a
+    # refresh URL (Catalog > Refresh) fetches and imports it as the system; the import's
+    # diff raises catalog-change findings and reopens rows before the 05:00 renewal scan.
+    # The same file again is a quiet no-op; a failure tells the admins once.
+    "evidence.catalog_refresh": {
+        "task": "evidence.catalog_refresh",
+        "schedule": crontab(minute=0, hour=4),
+        "options": {"expires": 3000},
+    },
     # Every 5 minutes: revoke open invitations that expired over 30 days ago (orgs/tasks.py).
     # A run not picked up within 290 s is dropped, so runs do not pile up without a worker.
     "orgs.expire_stale_credentials": {

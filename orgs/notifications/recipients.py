@@ -23,8 +23,10 @@ EMAIL_BY_DEFAULT = {"security", "key", "billing", "webhook"}
 # Single kinds that email by default in a category that does not: a row's renewal
 # reminders, overdue notice and expiry (approvals/jobs.py) must reach its owners' inbox.
 # (approval.renewal_due stays in-app: it comes with the first reminder's email.)
+# A scheduled catalog refresh that stopped working is told once (evidence/refresh.py): by
+# email, or nobody notices the catalog going stale.
 EMAIL_KINDS_BY_DEFAULT = {"approval.renewal_reminder", "approval.renewal_overdue",
-                          "approval.expired"}
+                          "approval.expired", "catalog.refresh_failed"}
 CATEGORY_LABELS = {
     "member": "Members and roles",
     "security": "Security policy and sign-ins",

@@ -5,4 +5,5 @@ class ApprovalsConfig(AppConfig):
     name = "approvals"
 
     def ready(self):
-        from approvals import services  # noqa: F401  (connects the member_removing receiver)
+        # Connects the receivers: member_removing (services), usage_imported (reconcile).
+        from approvals import reconcile, services  # noqa: F401

@@ -102,12 +102,16 @@ class ApprovalSettingsForm(StyledForm):
     decision_log_sample_percent = forms.IntegerField(
         label="Sample percent", help_text="With a sampled log: the share of decisions "
         "kept.")
+    billing_tolerance_percent = forms.DecimalField(
+        label="Billing tolerance (%)", min_value=0, max_value=100, decimal_places=2,
+        help_text="Reconciliation raises a finding when gateway usage differs from billing "
+        "lines by more than this, per project, provider and billing period.")
 
     @staticmethod
     def initial_for(settings) -> dict:
         initial = {name: getattr(settings, name) for name in (
             "max_renewal_days", "expiry_grace_days", "decision_log",
-            "decision_log_sample_percent")}
+            "decision_log_sample_percent", "billing_tolerance_percent")}
         initial["reminder_days"] = ", ".join(str(d) for d in settings.reminder_days)
         return initial
 

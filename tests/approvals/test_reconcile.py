@@ -239,7 +239,8 @@ def test_usage_differing_from_billing_beyond_the_tolerance(org_a, active, key, p
     line(more, key, cost="0.01", at=DEC_2)
     reconcile_import(org=org_a, job=more)
     openai = Finding.objects.get(kind=K.BILLING_MISMATCH, detail__provider="openai")
-    assert openai.detail["difference_usd"] == "3.99" and openai.detail["tolerance_percent"] == "2.00"
+    assert openai.detail["difference_usd"] == "3.99"
+    assert openai.detail["tolerance_percent"] == "2.00"
     reconcile_import(org=org_a, job=make_import(org_a, kind=UsageImport.Kind.BILLING))
     assert Finding.objects.filter(kind=K.BILLING_MISMATCH).count() == 2
 

@@ -104,6 +104,7 @@ class ApprovalSettingsForm(StyledForm):
         "kept.")
     billing_tolerance_percent = forms.DecimalField(
         label="Billing tolerance (%)", min_value=0, max_value=100, decimal_places=2,
+        required=False,
         help_text="Reconciliation raises a finding when gateway usage differs from billing "
         "lines by more than this, per project, provider and billing period.")
 
@@ -114,6 +115,11 @@ class ApprovalSettingsForm(StyledForm):
             "decision_log_sample_percent", "billing_tolerance_percent")}
         initial["reminder_days"] = ", ".join(str(d) for d in settings.reminder_days)
         return initial
+
+    def clean_billing_tolerance_percent(self):
+        # Left empty (or not sent by an older client): keep the current tolerance.
+        value = self.cleaned_data["billing_tolerance_percent"]
+        return self.initial.get("billing_tolerance_percent") if value is None else value
 
     def clean_reminder_days(self):
         return _int_list(self.cleaned_data["reminder_days"])

@@ -172,7 +172,7 @@ def _check_record(ctx: _Context, record: UsageRecord, spend: dict) -> None:
     env_label = environment.name if environment else (record.environment_ref or "?")
     if not candidates:
         env_part = str(environment.public_id) if environment else record.environment_ref or "-"
-        ctx.raise_(kind=K.USAGE_WITHOUT_ROW, project=project,
+        ctx.raise_(kind=K.USAGE_WITHOUT_ROW, project=project, owner=caller.owner,
                    dedupe_key=f"project:{project.public_id}:env:{env_part}:"
                               f"caller:{caller.public_id}:{month}",
                    title=f"{caller.name} in {env_label} called {model} with no active row",
@@ -344,7 +344,8 @@ def reconcile_import(*, org, job: UsageImport) -> Outcome:
             ctx.rows_by_scope = _rows_in_force(org)
             records = (UsageRecord.objects.for_org(org).filter(import_job=job)
                        .select_related("api_key__project", "api_key__environment",
-                                       "api_key__caller", "project", "environment", "caller")
+                                       "api_key__caller__owner", "project", "environment",
+                                       "caller__owner")
                        .order_by("occurred_at", "pk"))
             spend = defaultdict(Decimal)
             for record in records.iterator(chunk_size=2000):

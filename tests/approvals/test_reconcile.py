@@ -107,6 +107,7 @@ def test_usage_with_no_active_row_raises_once_per_scope_and_month(org_a, project
         reconcile_import(org=org_a, job=job)
     finding = Finding.objects.get(kind=K.USAGE_WITHOUT_ROW)
     assert finding.project == project_a and finding.row is None
+    assert finding.owner == people["owner"]  # the caller's owner answers for its traffic
     assert "batch-job in staging called gpt-chat with no active row" in finding.title
     assert str(jobs[0].public_id) in finding.link  # the import that raised it
     assert finding.source_type == "usageimport"
@@ -248,3 +249,17 @@ def test_usage_differing_from_billing_beyond_the_tolerance(org_a, active, key, p
 def test_an_import_of_another_org_is_refused(org_a, org_b):
     with pytest.raises(ValueError):
         reconcile_import(org=org_b, job=make_import(org_a))
+
+
+def test_the_billing_tolerance_is_a_validated_setting(org_a, people, client):
+    from django.core.exceptions import ValidationError
+
+    from tests.conftest import login
+
+    with pytest.raises(ValidationError) as exc:
+        approval_settings_update(org=org_a, actor=people["admin"],
+                                 billing_tolerance_percent=Decimal("-1"))
+    assert "billing_tolerance_percent" in exc.value.message_dict
+    login(client, people["auditor"])
+    page = client.get("/o/acme/settings/approvals/").content.decode()
+    assert "Billing tolerance" in page and "5 %" in page

@@ -5,8 +5,9 @@ class ApprovalsConfig(AppConfig):
     name = "approvals"
 
     def ready(self):
-        # approvals.services connects the member_removing receiver on import.
-        from approvals import catalog_triggers, services  # noqa: F401
+        # Connects the receivers on import: member_removing (services), usage_imported
+        # (reconcile).
+        from approvals import catalog_triggers, reconcile, services  # noqa: F401
         from evidence.signals import catalog_imported
 
         # A new catalog snapshot raises findings on the rows approving changed models and

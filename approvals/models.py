@@ -27,6 +27,8 @@ Action = _EvidenceAction
 # this a per-org setting; until then every org gets the product default.
 MAX_RENEWAL_DAYS = 90
 DEFAULT_ALERT_THRESHOLDS = (50, 80, 100)
+# Reconciliation: usage may differ from billing lines by this much (percent) unflagged.
+DEFAULT_BILLING_TOLERANCE_PERCENT = Decimal("5.00")
 
 
 DEFAULT_REMINDER_DAYS = (30, 14, 7, 1)
@@ -432,6 +434,10 @@ class ApprovalSettings(models.Model):
         default=default_catalog_renewal_changes, blank=True, help_text=(
             "CatalogTrigger values: the catalog changes that move an active row to renewal "
             "due (every change raises a finding)."))
+    billing_tolerance_percent = models.DecimalField(
+        max_digits=5, decimal_places=2, default=DEFAULT_BILLING_TOLERANCE_PERCENT,
+        help_text="How far gateway usage may differ from billing lines (per project, provider "
+                  "and billing period) before reconciliation raises a finding.")
     updated_at = models.DateTimeField(default=timezone.now)
 
     objects = OrgScopedQuerySet.as_manager()
@@ -555,6 +561,24 @@ class Finding(models.Model):
     @property
     def is_open(self) -> bool:
         return self.state != self.State.RESOLVED
+
+
+class UsageReconciliation(models.Model):
+    """That one usage or billing import was reconciled (approvals/reconcile.py): created in
+    the transaction that feeds its spend counters and raises its findings, and unique per
+    import, so a second run (a redelivered task, two workers at once) adds nothing."""
+
+    org = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="+")
+    import_job = models.OneToOneField("evidence.UsageImport", on_delete=models.PROTECT,
+                                      related_name="+")
+    reconciled_at = models.DateTimeField(default=timezone.now)
+    # {"records": n, "matched": n, "spend_adds": n, "findings": n, "alerts": n}
+    counts = models.JSONField(default=dict, blank=True)
+
+    objects = OrgScopedQuerySet.as_manager()
+
+    def __str__(self):
+        return f"Reconciliation of import {self.import_job_id}"
 
 
 # The decision service's spend counters (approvals/decisions/): imported so the app

@@ -115,15 +115,25 @@ class ApprovalSettingsForm(StyledForm):
         "its active rows to renewal due. A row whose own renewal triggers include "
         "'catalog change' (every kind) or 'model version change or retirement' (removed, "
         "deprecation) moves on those too.")
+    billing_tolerance_percent = forms.DecimalField(
+        label="Billing tolerance (%)", min_value=0, max_value=100, decimal_places=2,
+        required=False,
+        help_text="Reconciliation raises a finding when gateway usage differs from billing "
+        "lines by more than this, per project, provider and billing period.")
 
     @staticmethod
     def initial_for(settings) -> dict:
         initial = {name: getattr(settings, name) for name in (
             "max_renewal_days", "expiry_grace_days", "decision_log",
             "decision_log_sample_percent", "catalog_price_tolerance_percent",
-            "catalog_renewal_changes")}
+            "catalog_renewal_changes", "billing_tolerance_percent")}
         initial["reminder_days"] = ", ".join(str(d) for d in settings.reminder_days)
         return initial
+
+    def clean_billing_tolerance_percent(self):
+        # Left empty (or not sent by an older client): keep the current tolerance.
+        value = self.cleaned_data["billing_tolerance_percent"]
+        return self.initial.get("billing_tolerance_percent") if value is None else value
 
     def clean_reminder_days(self):
         return _int_list(self.cleaned_data["reminder_days"])

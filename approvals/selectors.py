@@ -504,3 +504,4 @@ def catalog_current_entries(*, org, q: str = "") -> QuerySet[CatalogEntry]:
     if q:
         qs = qs.filter(Q(model_id__icontains=q) | Q(key__icontains=q) | Q(platform__iexact=q))
     return (qs.select_related("snapshot").order_by("platform", "model_id", "region", "key"))
+

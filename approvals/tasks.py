@@ -14,6 +14,8 @@ from celery import shared_task
 
 from approvals.jobs import renewal_scan
 from approvals.packs.build import pack_build
+from approvals.reconcile import reconcile_import
+from evidence.models import UsageImport
 from orgs.jobs import recorded
 from orgs.models import Organization
 from orgs.task_helpers import RETRY, for_each_org
@@ -64,3 +66,16 @@ def build_evidence_pack_task(org_id: int, pack_id: int) -> str | None:
         return None
     pack = pack_build(org=org, pack_id=pack_id)
     return pack.status if pack is not None else None
+
+
+@shared_task(name="approvals.reconcile_usage_import", **RETRY)
+def reconcile_usage_import_task(org_id: int, job_id: int) -> dict:
+    """Reconcile one committed usage or billing import (approvals.reconcile): spend
+    counters, findings, threshold alerts. Sent by the usage_imported receiver; safe to run
+    twice (the second run finds the import reconciled). {} when the org or job is gone."""
+    org = Organization.objects.filter(pk=org_id).first()
+    job = UsageImport.objects.for_org(org).filter(pk=job_id).first() if org else None
+    if job is None:
+        return {}
+    outcome = reconcile_import(org=org, job=job)
+    return {"skipped": True} if outcome.skipped else outcome.as_dict()

@@ -7,6 +7,7 @@ from approvals.views import (
     dashboard,
     decisions,
     evidence,
+    findings,
     matrix,
     packs,
     renewal,
@@ -63,6 +64,18 @@ urlpatterns = [
     # Approval settings and the decision log (views/settings.py, views/decisions.py).
     path("settings/approvals/", settings.approval_settings, name="settings"),
     path("decisions/", decisions.decision_log, name="decision_log"),
+    # Findings: the list, one finding and its actions, the project page's fragment
+    # (views/findings.py).
+    path("findings/", findings.finding_list, name="finding_list"),
+    path("findings/<uuid:public_id>/", findings.finding_detail, name="finding_detail"),
+    path("findings/<uuid:public_id>/acknowledge/", findings.finding_acknowledge_view,
+         name="finding_acknowledge"),
+    path("findings/<uuid:public_id>/resolve/", findings.finding_resolve_view,
+         name="finding_resolve"),
+    path("findings/<uuid:public_id>/assign/", findings.finding_assign_view,
+         name="finding_assign"),
+    path("findings/projects/<uuid:public_id>/", findings.project_monitor,
+         name="project_monitor"),
     # What waits for you, loaded into the org dashboard (views/dashboard.py).
     path("waiting/", dashboard.attention, name="attention"),
 ]

@@ -7,6 +7,7 @@ import re
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from approvals.findings import finding_raise
 from approvals.models import EvidencePack
 from approvals.services import deny_rule_create
 from orgs.roles import Role
@@ -77,9 +78,13 @@ def tenants(personas, project_a, caller_a, outsider, project_b, caller_b, org_b)
                EnvironmentFactory(project=project_b).public_id, deny_b.public_id]
     row_b, item_b = _row_with_evidence(project_b, caller_b)
     row_a, item_a = _row_with_evidence(project_a, caller_a)
-    foreign += [row_b.public_id, item_b.public_id]
+    finding_b, _ = finding_raise(org=org_b, kind="unowned_calls", dedupe_key="theirs",
+                                 title="Theirs", row=row_b)
+    finding_a, _ = finding_raise(org=personas["owner"].org, kind="unowned_calls",
+                                 dedupe_key="ours", title="Ours", row=row_a)
+    foreign += [row_b.public_id, item_b.public_id, finding_b.public_id]
     own = [project_a.public_id, caller_a.public_id, personas["member"].public_id,
-           deny_a.public_id, row_a.public_id, item_a.public_id]
+           deny_a.public_id, row_a.public_id, item_a.public_id, finding_a.public_id]
     pack_b, pack_a = (EvidencePack.objects.create(org=r.org, row=r, requested_by=m)
                       for r, m in ((row_b, outsider), (row_a, personas["owner"])))
     foreign.append(pack_b.public_id)

@@ -1,6 +1,8 @@
 """The org's approval settings: renewal limits, reminders, expiry grace, decision log, and
 what a catalog change under an approved model does (approvals/catalog_triggers.py)."""
 
+from decimal import Decimal, InvalidOperation
+
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -15,7 +17,7 @@ from orgs.events import event_emit
 
 FIELDS = ("max_renewal_days", "reminder_days", "expiry_grace_days", "decision_log",
           "decision_log_sample_percent", "catalog_price_tolerance_percent",
-          "catalog_renewal_changes")
+          "catalog_renewal_changes", "billing_tolerance_percent")
 # Bounds that keep a setting meaningful: a renewal at least monthly-ish to yearly, reminders
 # inside the renewal window, a grace shorter than a renewal cycle.
 MAX_RENEWAL_DAYS_LIMIT = 366
@@ -39,6 +41,13 @@ def _check(fields: dict) -> dict:
                  f"Give a number of days from 0 to {MAX_GRACE_DAYS}.")
     _int_between(errors, "decision_log_sample_percent", fields["decision_log_sample_percent"],
                  0, 100, "Give a percentage from 0 to 100.")
+    tolerance = fields["billing_tolerance_percent"]
+    try:
+        tolerance = Decimal(str(tolerance))
+    except (InvalidOperation, TypeError, ValueError):
+        tolerance = None
+    if tolerance is None or not tolerance.is_finite() or not 0 <= tolerance <= 100:
+        errors["billing_tolerance_percent"] = "Give a percentage from 0 to 100."
     days = fields["reminder_days"]
     if not isinstance(days, list) or not all(isinstance(d, int) and not isinstance(d, bool)
                                              for d in days):

@@ -100,7 +100,8 @@ def test_not_ok_without_a_note_is_a_field_error_and_saves_nothing(client, people
 def test_renew_with_an_area_not_ok_is_refused_on_the_page(client, people, org_a, due):
     review = renewal_review_start(org=org_a, actor=people["security"], row=due)
     login(client, people["security"])
-    client.post(_url(due, step="answer"), _answers(fallback_ok="not_ok", fallback_note="Fallback changed."))
+    client.post(_url(due, step="answer"),
+                _answers(fallback_ok="not_ok", fallback_note="Fallback changed."))
     response = client.post(_url(due, step="decide"), {"outcome": "renew"})
     assert response.status_code == 400
     assert "Fallback must be answered ok to renew" in response.content.decode()

@@ -402,6 +402,9 @@ class ApprovalSettings(models.Model):
     decision_log = models.CharField(max_length=8, choices=DecisionLog.choices,
                                     default=DecisionLog.SAMPLED)
     decision_log_sample_percent = models.PositiveIntegerField(default=10)
+    # Required evidence per environment tier and data class (approvals/checklist.py
+    # EvidenceRules.as_json); null: the seed's defaults (checklist.DEFAULT_RULES).
+    evidence_rules = models.JSONField(null=True, blank=True, default=None)
     updated_at = models.DateTimeField(default=timezone.now)
 
     objects = OrgScopedQuerySet.as_manager()

@@ -7,6 +7,7 @@ from approvals.views import (
     dashboard,
     decisions,
     evidence,
+    evidence_rules,
     matrix,
     renewal,
     requests,
@@ -51,6 +52,10 @@ urlpatterns = [
     path(ROW + "renewal/", renewal.renewal_review, name="renewal_review"),
     # Approval settings and the decision log (views/settings.py, views/decisions.py).
     path("settings/approvals/", settings.approval_settings, name="settings"),
+    # Required evidence per tier and data class (views/evidence_rules.py).
+    path("settings/evidence/", evidence_rules.evidence_rules, name="evidence_rules"),
+    path("settings/evidence/reset/", evidence_rules.evidence_rules_reset,
+         name="evidence_rules_reset"),
     path("decisions/", decisions.decision_log, name="decision_log"),
     # What waits for you, loaded into the org dashboard (views/dashboard.py).
     path("waiting/", dashboard.attention, name="attention"),

@@ -84,7 +84,7 @@ def _save(*, org, actor, rules: EvidenceRules | None) -> ApprovalSettings:
     before = EvidenceRules.from_json(current.evidence_rules)
     changes = diff(_flat(before), _flat(rules or DEFAULT_RULES))
     stored = rules.as_json() if rules is not None else None
-    if not changes and current.evidence_rules == stored:
+    if not changes:  # the same rules, whether stored or the defaults: nothing to write
         return current
     current.evidence_rules = stored
     current.updated_at = timezone.now()

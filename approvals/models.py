@@ -10,6 +10,7 @@ import json
 import uuid
 from decimal import Decimal
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
@@ -438,6 +439,9 @@ class ApprovalSettings(models.Model):
         max_digits=5, decimal_places=2, default=DEFAULT_BILLING_TOLERANCE_PERCENT,
         help_text="How far gateway usage may differ from billing lines (per project, provider "
                   "and billing period) before reconciliation raises a finding.")
+    # Required evidence per environment tier and data class (approvals/checklist.py
+    # EvidenceRules.as_json); null: the seed's defaults (checklist.DEFAULT_RULES).
+    evidence_rules = models.JSONField(null=True, blank=True, default=None)
     updated_at = models.DateTimeField(default=timezone.now)
 
     objects = OrgScopedQuerySet.as_manager()
@@ -579,6 +583,26 @@ class UsageReconciliation(models.Model):
 
     def __str__(self):
         return f"Reconciliation of import {self.import_job_id}"
+class DigestEmail(models.Model):
+    """One member's weekly digest (approvals/digest.py): recorded once per (member, ISO
+    week) with what it says, then sent by its own retried task, which claims it through
+    sent_at (the outbox pattern of orgs/reminders.py, for an email that is no event)."""
+
+    org = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="+")
+    member = models.ForeignKey("orgs.Membership", on_delete=models.CASCADE, related_name="+")
+    week = models.CharField(max_length=8, help_text="ISO week, e.g. 2026-W49")
+    content = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OrgScopedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org", "member", "week"],
+                                               name="digest_once_per_member_week")]
+
+    def __str__(self):
+        return f"Digest {self.week} for {self.member_id}"
 
 
 # The decision service's spend counters (approvals/decisions/): imported so the app

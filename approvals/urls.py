@@ -7,6 +7,7 @@ from approvals.views import (
     dashboard,
     decisions,
     evidence,
+    evidence_rules,
     findings,
     matrix,
     packs,
@@ -63,6 +64,10 @@ urlpatterns = [
     path(ROW + "renewal/decide/", renewal.renewal_decide, name="renewal_decide"),
     # Approval settings and the decision log (views/settings.py, views/decisions.py).
     path("settings/approvals/", settings.approval_settings, name="settings"),
+    # Required evidence per tier and data class (views/evidence_rules.py).
+    path("settings/evidence/", evidence_rules.evidence_rules, name="evidence_rules"),
+    path("settings/evidence/reset/", evidence_rules.evidence_rules_reset,
+         name="evidence_rules_reset"),
     path("decisions/", decisions.decision_log, name="decision_log"),
     # Findings: the list, one finding and its actions, the project page's fragment
     # (views/findings.py).

@@ -21,7 +21,8 @@ KIND = re.compile(r"^[a-z][a-z_]*(\.[a-z][a-z_]*)+$")
 # Topics subscribers can pick from (webhooks and notification settings, issue #8).
 # Payload keys that name an event's subject, in the order a title prefers them.
 TITLE_NAMES = ("name", "finding", "rule", "source_name", "email", "url", "project")
-CATEGORIES = ("member", "security", "key", "usage", "billing", "approval", "catalog", "finding")
+CATEGORIES = ("member", "security", "key", "usage", "billing", "approval", "catalog", "finding",
+              "evidence")
 
 
 class NotificationEvent(models.Model):

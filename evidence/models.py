@@ -304,8 +304,11 @@ class UsageImport(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    progress = models.PositiveIntegerField(default=0)
-    total = models.PositiveIntegerField(default=0)
+    # What the worker is doing (checking, writing, done, failed); while checking, progress
+    # and total count bytes of the file, then lines.
+    phase = models.CharField(max_length=64, blank=True)
+    progress = models.PositiveBigIntegerField(default=0)
+    total = models.PositiveBigIntegerField(default=0)
     # {"added": n, "duplicates": n, "errors": [{"line": 3, "field": "cost", "message": ..}]}
     report = models.JSONField(default=dict, blank=True)
 

@@ -299,11 +299,13 @@ def _openai_usage(n, start, end, r, where=""):
     key = c.text(r.get("api_key_id"), "api_key_id", limit=200)
     project = c.text(r.get("project_id"), "project_id", limit=200)
     user = c.text(r.get("user_id"), "user_id", limit=200)
+    batch = str(r.get("batch")).lower() == "true"
+    finish = c.moment(end, "end_time").isoformat() if end not in (None, "") else ""
+    # Hashed from parsed values, so the JSON page and its CSV give the same ids.
     line = UsageLine(
-        source_id=line_hash("openai", start, end, model, key, project, user, r.get("batch"),
-                            r.get("service_tier")),
-        occurred_at=begin, model=model, provider="openai",
-        action="batch" if str(r.get("batch")).lower() == "true" else "",
+        source_id=line_hash("openai", begin.isoformat(), finish, model, key, project, user,
+                            batch, r.get("service_tier") or ""),
+        occurred_at=begin, model=model, provider="openai", action="batch" if batch else "",
         api_key_ref=key, project_ref=project, caller_ref=user,
         requests=c.count(r.get("num_model_requests"), "num_model_requests"),
         input_tokens=c.count(r.get("input_tokens"), "input_tokens"),

@@ -8,6 +8,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from approvals.services import deny_rule_create
+from evidence.models import UsageImport
 from orgs.roles import Role
 from orgs.services import invitation_create, personal_token_create
 from tests.factories import EnvironmentFactory
@@ -79,6 +80,11 @@ def tenants(personas, project_a, caller_a, outsider, project_b, caller_b, org_b)
     foreign += [row_b.public_id, item_b.public_id]
     own = [project_a.public_id, caller_a.public_id, personas["member"].public_id,
            deny_a.public_id, row_a.public_id, item_a.public_id]
+    usage_a, usage_b = (UsageImport.objects.create(org=org, kind="usage", source="api",
+                                                   source_ref="walker.csv")
+                        for org in (personas["owner"].org, org_b))
+    own.append(usage_a.public_id)
+    foreign.append(usage_b.public_id)
     return {"own": [str(u) for u in own], "foreign": [str(u) for u in foreign]}
 
 

@@ -86,8 +86,10 @@ class ImportList(mixins.ListModelMixin, OrgScopedAPIView):
         _require_import(request)
         serializer = UsageImportRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
         job = services.usage_import_create(org=request.org, actor=request.membership,
-                                           **serializer.validated_data)
+                                           kind=data["kind"], source=data["source"],
+                                           upload=data["file"])
         job = selectors.usage_import_get(org=request.org, public_id=job.public_id)
         response = Response(UsageImportSerializer(job).data, status=status.HTTP_202_ACCEPTED)
         response["Location"] = request.build_absolute_uri(

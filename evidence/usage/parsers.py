@@ -26,6 +26,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 from typing import NamedTuple
 
 from evidence.families import Action
@@ -198,9 +199,10 @@ def line_hash(*parts) -> str:
     return "h:" + hashlib.sha256(text.encode()).hexdigest()[:40]
 
 
+@lru_cache(maxsize=4096)
 def key_ref(value: str) -> str:
     """A full team API key secret is never stored: only its visible prefix, which is also
-    what attribution matches (projects.secrets)."""
+    what attribution matches (projects.secrets). Cached: a file names few keys."""
     return visible_prefix(value) if value.startswith("gv") and kind_of(value) else value
 
 
@@ -435,8 +437,97 @@ def parse_litellm_usage(stream):
         for n, row in enumerate(rows, 1):
             yield from _litellm(n, row if isinstance(row, dict) else {}, f"[{n - 1}]")
         return
-    for n, row in csv_rows(stream, LITELLM_CSV):
-        yield from _litellm(n, row)
+    yield from _litellm_csv(stream)
+
+
+_decode = json.JSONDecoder().decode
+FAST_FIELDS = ("request_id", "startTime", "metadata", "api_key", "team_id", "model",
+               "model_group", "custom_llm_provider", "call_type", "end_user", "user",
+               "prompt_tokens", "completion_tokens", "spend")
+
+
+def _litellm_fast(row, p):
+    """The common case of a spend-log CSV row without per-field bookkeeping: the line, or
+    None when anything is unusual, and the checked path (_litellm) then reports it
+    exactly. p maps FAST_FIELDS to column positions (None: no such column)."""
+    (id_at, at, meta_at, key_at, team_at, model_at, group_at, provider_at, call_at,
+     end_user_at, user_at, prompt_at, completion_at, spend_at) = p
+    request_id = row[id_at].strip()
+    moment = row[at].strip()
+    raw_meta = row[meta_at] if meta_at is not None else ""
+    meta = _decode(raw_meta) if raw_meta and raw_meta != "{}" else {}
+    alias = meta.get("user_api_key_alias") or (row[key_at] if key_at is not None else "")
+    team = meta.get("user_api_key_team_alias") or (row[team_at] if team_at is not None
+                                                   else "")
+    model = (row[model_at] if model_at is not None else "") or (
+        row[group_at] if group_at is not None else "")
+    environment = meta.get("environment") or ""
+    caller = meta.get("caller") or (row[end_user_at] if end_user_at is not None else "") \
+        or (row[user_at] if user_at is not None else "")
+    if (type(alias) is not str or type(team) is not str or type(environment) is not str
+            or type(caller) is not str or "spend_logs_metadata" in meta):
+        return None
+    alias, team, model = alias.strip(), team.strip(), model.strip()
+    environment, caller = environment.strip(), caller.strip()
+    if (not request_id or not model or moment.isdigit() or len(request_id) > 200
+            or len(model) > 300 or len(alias) > 200 or len(team) > 200
+            or len(environment) > 64 or len(caller) > 200):
+        return None
+    occurred = datetime.fromisoformat(moment)
+    prompt = int(row[prompt_at]) if prompt_at is not None and row[prompt_at] else 0
+    completion = int(row[completion_at]) if completion_at is not None and \
+        row[completion_at] else 0
+    spend = row[spend_at] if spend_at is not None else ""
+    cost = Decimal(spend).quantize(SIX_PLACES, rounding=ROUND_HALF_UP) if spend else None
+    if not (0 <= prompt <= MAX_INT and 0 <= completion <= MAX_INT) or (
+            cost is not None and not 0 <= cost < MAX_AMOUNT):
+        return None
+    provider = row[provider_at].strip() if provider_at is not None else ""
+    if len(provider) > 64:
+        return None
+    return UsageLine(
+        source_id=request_id, model=model, provider=provider,
+        occurred_at=occurred if occurred.tzinfo else occurred.replace(tzinfo=UTC),
+        action=CALL_TYPES.get(row[call_at] if call_at is not None else "", ""),
+        api_key_ref=key_ref(alias), project_ref=team, environment_ref=environment,
+        caller_ref=caller, input_tokens=prompt, output_tokens=completion, cost_usd=cost)
+
+
+def _litellm_csv(stream):
+    """Spend-log CSV rows: the fast path per row, the checked path for any row it
+    declines (both give the same line for every good row; see the parser tests)."""
+    reader = csv.reader(_text_stream(stream))
+    try:
+        header = next(reader, None)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise FileError(f"Not a readable CSV file ({exc}).") from None
+    if not header:
+        raise FileError("The CSV file has no header line.")
+    missing = [name for name in LITELLM_CSV if name not in header]
+    if missing:
+        raise FileError(f"The CSV header lacks the column(s) {', '.join(missing)}; it has "
+                        f"{', '.join(header[:20])}.")
+    first = {}
+    for i, name in enumerate(header):
+        first.setdefault(name, i)
+    positions = tuple(first.get(name) for name in FAST_FIELDS)
+    width = len(header)
+    try:
+        for row in reader:
+            line = None
+            if len(row) == width:
+                try:
+                    line = _litellm_fast(row, positions)
+                except (ValueError, TypeError, ArithmeticError, AttributeError):
+                    line = None
+            if line is not None:
+                yield line
+            else:
+                yield from _litellm(reader.line_num, dict(zip(header, row, strict=False)))
+    except UnicodeDecodeError:
+        raise FileError(f"Line {reader.line_num + 1} is not UTF-8 text.") from None
+    except csv.Error as exc:
+        raise FileError(f"Line {reader.line_num}: {exc}.") from None
 
 
 # --- usage: the generic shape ------------------------------------------------------------

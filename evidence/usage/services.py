@@ -116,19 +116,18 @@ class _Rows:
         self.pricer = Pricer(org) if job.kind == UsageImport.Kind.USAGE else None
 
     def row(self, line) -> tuple:
-        org_id, source, job_id = self.org.pk, self.job.source, self.job.pk
+        """The line's own columns (evidence.usage.bulk.USAGE_COLUMNS / BILLING_COLUMNS)."""
         if self.pricer is None:
             project = billing_project(self.attribution, line.project_ref)
-            return (org_id, source, line.source_id, job_id, line.period_start,
-                    line.period_end, line.provider, line.model, line.project_ref, project,
-                    line.description, line.amount_usd, self.now)
+            return (line.source_id, line.period_start, line.period_end, line.provider,
+                    line.model, line.project_ref, project, line.description, line.amount_usd)
         key, project, environment, caller = self.attribution.resolve(
             line.api_key_ref, line.project_ref, line.environment_ref, line.caller_ref)
         cost = line.cost_usd if line.cost_usd is not None else self.pricer.price(line)
-        return (org_id, source, line.source_id, job_id, line.occurred_at, line.model,
-                line.provider, line.action, line.api_key_ref, line.project_ref,
-                line.environment_ref, line.caller_ref, key, project, environment, caller,
-                line.requests, line.input_tokens, line.output_tokens, cost, self.now)
+        return (line.source_id, line.occurred_at, line.model, line.provider, line.action,
+                line.api_key_ref, line.project_ref, line.environment_ref, line.caller_ref,
+                key, project, environment, caller, line.requests, line.input_tokens,
+                line.output_tokens, cost)
 
 
 def _check_and_stage(*, items, rows: _Rows, stage, progress, position, size) -> int:
@@ -198,7 +197,7 @@ def usage_import_stream(*, org, actor, job: UsageImport, stream, size: int = 0,
         raise UsageFileError([], message=f"{UsageSource(job.source).label} has no "
                              f"{job.get_kind_display().lower()} export to import.")
     rows = _Rows(org=org, job=job)
-    stage = stage_for(job.kind)
+    stage = stage_for(job, rows.now)
     try:
         progress("checking", 0, size)
         lines = _check_and_stage(items=parse(stream), rows=rows, stage=stage,
@@ -325,7 +324,7 @@ def usage_batch_push(*, org, actor, kind: str, lines: list) -> UsageImport:
             status=UsageImport.Status.RUNNING, started_at=timezone.now(), created_by=actor,
             phase="writing", total=len(good))
         rows = _Rows(org=org, job=job)
-        stage = stage_for(kind)
+        stage = stage_for(job, rows.now)
         try:
             for line in good:
                 stage.add(rows.row(line))

@@ -16,7 +16,7 @@ from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -278,6 +278,17 @@ def usage_import_run(*, org, job_id: int) -> UsageImport | None:
     except UsageFileError as exc:
         jobs.update(status=UsageImport.Status.FAILED, finished_at=timezone.now(),
                     payload=None, phase="failed", report=exc.report())
+    except OperationalError:
+        # The database went away mid-run: nothing was written (all or nothing), so hand
+        # the job back for the task's retry instead of leaving it running until stale.
+        jobs.update(status=UsageImport.Status.QUEUED, phase="retrying")
+        raise
+    except Exception:
+        jobs.update(status=UsageImport.Status.FAILED, finished_at=timezone.now(),
+                    payload=None, phase="failed", report={
+                        "error": "The import stopped on an internal error; nothing was "
+                                 "imported. The administrators have the details."})
+        raise
     return jobs.get()
 
 

@@ -209,3 +209,23 @@ def test_a_failed_job_keeps_the_report_and_another_orgs_job_is_not_run(org_a, or
     failed = usage_import_run(org=org_a, job_id=job.pk)
     assert failed.status == "failed" and failed.phase == "failed"
     assert len(failed.report["errors"]) == 4 and failed.payload is None
+
+
+def test_a_database_error_hands_the_job_back_for_the_retry(org_a, owner, monkeypatch):
+    from django.db import OperationalError
+
+    from evidence.usage import services
+
+    job = UsageImport.objects.create(org=org_a, kind="usage", source="api", source_ref="f.csv",
+                                     payload=example("generic-usage.csv"), created_by=owner)
+
+    def broken(**kwargs):
+        raise OperationalError("connection lost")
+
+    monkeypatch.setattr(services, "usage_import_stream", broken)
+    with pytest.raises(OperationalError):
+        usage_import_run(org=org_a, job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == "queued" and job.payload  # the retry claims it again
+    monkeypatch.undo()
+    assert usage_import_run(org=org_a, job_id=job.pk).status == "succeeded"

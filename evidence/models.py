@@ -342,8 +342,11 @@ class UsageImport(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    progress = models.PositiveIntegerField(default=0)
-    total = models.PositiveIntegerField(default=0)
+    # What the worker is doing (checking, writing, done, failed); while checking, progress
+    # and total count bytes of the file, then lines.
+    phase = models.CharField(max_length=64, blank=True)
+    progress = models.PositiveBigIntegerField(default=0)
+    total = models.PositiveBigIntegerField(default=0)
     # {"added": n, "duplicates": n, "errors": [{"line": 3, "field": "cost", "message": ..}]}
     report = models.JSONField(default=dict, blank=True)
 
@@ -372,13 +375,21 @@ class UsageRecord(models.Model):
     when it named nothing known). A fact: which policy row it belongs to is approvals'
     business (reconciliation), not this model's."""
 
-    org = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="+")
+    # Bulk imports write up to millions of lines (bench/usage_import.py), so the table keeps
+    # only the indexes its reads use and checks one foreign key in the database: org. The
+    # others are resolved by the import from the org's own rows in the same transaction,
+    # and Django's collector still nulls them when a key, project, environment, caller or
+    # job is deleted (none is, in practice: keys are revoked, the rest is PROTECTed).
+    # Per-row deferred FK triggers and six extra indexes tripled the import's time.
+    org = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="+",
+                            db_index=False)  # the unique constraint leads with org
     source = models.CharField(max_length=16, choices=UsageSource.choices)
     # The source's own id of the line (request id, bucket+model, spend log id): re-importing
     # the same file adds nothing.
     source_id = models.CharField(max_length=200)
     import_job = models.ForeignKey(UsageImport, null=True, blank=True,
-                                   on_delete=models.SET_NULL, related_name="+")
+                                   on_delete=models.SET_NULL, related_name="+",
+                                   db_constraint=False, db_index=False)
     occurred_at = models.DateTimeField()
     model = models.CharField(max_length=300, help_text="As the source names it.")
     provider = models.CharField(max_length=64, blank=True)
@@ -388,13 +399,17 @@ class UsageRecord(models.Model):
     environment_ref = models.CharField(max_length=64, blank=True)
     caller_ref = models.CharField(max_length=200, blank=True)
     api_key = models.ForeignKey("projects.ApiKey", null=True, blank=True,
-                                on_delete=models.SET_NULL, related_name="+")
+                                on_delete=models.SET_NULL, related_name="+",
+                                db_constraint=False, db_index=False)
     project = models.ForeignKey("projects.Project", null=True, blank=True,
-                                on_delete=models.SET_NULL, related_name="+")
+                                on_delete=models.SET_NULL, related_name="+",
+                                db_constraint=False, db_index=False)
     environment = models.ForeignKey("projects.Environment", null=True, blank=True,
-                                    on_delete=models.SET_NULL, related_name="+")
+                                    on_delete=models.SET_NULL, related_name="+",
+                                    db_constraint=False, db_index=False)
     caller = models.ForeignKey("projects.Caller", null=True, blank=True,
-                               on_delete=models.SET_NULL, related_name="+")
+                               on_delete=models.SET_NULL, related_name="+",
+                               db_constraint=False, db_index=False)
     requests = models.PositiveIntegerField(default=1)
     input_tokens = models.PositiveBigIntegerField(default=0)
     output_tokens = models.PositiveBigIntegerField(default=0)

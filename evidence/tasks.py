@@ -1,8 +1,9 @@
-"""Celery tasks of the evidence app: the catalog import behind the browser and the API,
-and the daily catalog refresh (beat: settings.CELERY_BEAT_SCHEDULE).
+"""Celery tasks of the evidence app: the catalog import and the usage/billing import behind
+the browser and the API, and the daily catalog refresh (beat: settings.CELERY_BEAT_SCHEDULE).
 
 A task takes ids (always with org_id), reloads through for_org, and calls one service.
-It is safe to run twice: import_job_run claims the job with a conditional update.
+It is safe to run twice: import_job_run and usage_import_run claim the job with a
+conditional update, so a finished job is never run again.
 """
 
 from celery import shared_task
@@ -11,6 +12,7 @@ from django.db import OperationalError
 from evidence.catalog import import_job_run
 from evidence.models import CatalogRefresh
 from evidence.refresh import catalog_refresh_run
+from evidence.usage.services import usage_import_run
 from orgs.jobs import recorded
 from orgs.models import Organization
 
@@ -56,3 +58,14 @@ def catalog_refresh_for_org_task(org_id: int) -> dict:
     if org is None:
         return {}
     return {"org": org.slug, **catalog_refresh_run(org=org)}
+
+
+@shared_task(name="evidence.run_usage_import", **RETRY)
+def run_usage_import_task(org_id: int, job_id: int) -> str | None:
+    """Run usage import job job_id of org org_id (usage_import_run). Returns the job's
+    status, or None when the org or the job is gone or another delivery claimed it."""
+    org = Organization.objects.filter(pk=org_id).first()
+    if org is None:
+        return None
+    job = usage_import_run(org=org, job_id=job_id)
+    return job.status if job is not None else None

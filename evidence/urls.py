@@ -1,9 +1,11 @@
 """Mounted at o/<slug:org_slug>/ by governance/urls.py: the catalog under catalog/, the
-evidence list under evidence/ (evidence/item_urls.py), one namespace."""
+evidence list under evidence/ (evidence/item_urls.py), usage and billing imports under
+usage/, one namespace."""
 
 from django.urls import include, path
 
 from evidence import views
+from evidence.usage import views as usage_views
 
 app_name = "evidence"
 
@@ -18,7 +20,14 @@ catalog_patterns = [
     path("refresh/", views.catalog_refresh, name="catalog_refresh"),
 ]
 
+usage_patterns = [
+    path("", usage_views.usage_list, name="usage_list"),
+    path("upload/", usage_views.usage_upload, name="usage_upload"),
+    path("imports/<uuid:public_id>/", usage_views.usage_import, name="usage_import"),
+]
+
 urlpatterns = [
     path("catalog/", include(catalog_patterns)),
+    path("usage/", include(usage_patterns)),
     path("evidence/", include("evidence.item_urls")),
 ]

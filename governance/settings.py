@@ -287,6 +287,8 @@ SPECTACULAR_SETTINGS = {
         "SignOffRoleEnum": "approvals.models.SignOff.Role",
         "SignOffDecisionEnum": "approvals.models.SignOff.Decision",
         "PolicyRowStatusEnum": "approvals.workflow.Status",
+        "UsageImportKindEnum": "evidence.models.UsageImport.Kind",
+        "UsageImportStatusEnum": "evidence.models.UsageImport.Status",
     },
 }
 

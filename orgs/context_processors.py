@@ -9,6 +9,7 @@ SECTIONS = [
     ("Catalog", "evidence:catalog_list", True),
     ("Evidence", "evidence:item_list", True),
     ("Findings", "approvals:finding_list", True),
+    ("Usage", "evidence:usage_list", True),
     ("Keys", "projects:key_list", True),
     ("Members", "orgs:member_list", True),
     ("Audit", "orgs:audit_list", True),

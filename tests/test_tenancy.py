@@ -10,6 +10,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from approvals.findings import finding_raise
 from approvals.models import EvidencePack
 from approvals.services import deny_rule_create
+from evidence.models import UsageImport
 from orgs.roles import Role
 from orgs.services import invitation_create, personal_token_create
 from tests.factories import EnvironmentFactory
@@ -89,6 +90,11 @@ def tenants(personas, project_a, caller_a, outsider, project_b, caller_b, org_b)
                       for r, m in ((row_b, outsider), (row_a, personas["owner"])))
     foreign.append(pack_b.public_id)
     own.append(pack_a.public_id)
+    usage_a, usage_b = (UsageImport.objects.create(org=org, kind="usage", source="api",
+                                                   source_ref="walker.csv")
+                        for org in (personas["owner"].org, org_b))
+    own.append(usage_a.public_id)
+    foreign.append(usage_b.public_id)
     return {"own": [str(u) for u in own], "foreign": [str(u) for u in foreign]}
 
 

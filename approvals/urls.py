@@ -12,6 +12,7 @@ from approvals.views import (
     requests,
     rows,
     settings,
+    smoke,
 )
 
 app_name = "approvals"
@@ -47,6 +48,9 @@ urlpatterns = [
          name="row_evidence_review"),
     path(ROW + "evidence/<uuid:item_id>/download/", evidence.evidence_download,
          name="evidence_download"),
+    # Route smoke tests of a row (views/smoke.py).
+    path(ROW + "smoke/", smoke.row_smoke_start, name="row_smoke_start"),
+    path(ROW + "smoke/<uuid:run_id>/", smoke.smoke_run_detail, name="smoke_run"),
     # Renewal review (views/renewal.py).
     path(ROW + "renewal/", renewal.renewal_review, name="renewal_review"),
     # Approval settings and the decision log (views/settings.py, views/decisions.py).

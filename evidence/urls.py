@@ -3,7 +3,7 @@ evidence list under evidence/ (evidence/item_urls.py), one namespace."""
 
 from django.urls import include, path
 
-from evidence import views
+from evidence import gateway_views, views
 
 app_name = "evidence"
 
@@ -20,4 +20,6 @@ catalog_patterns = [
 urlpatterns = [
     path("catalog/", include(catalog_patterns)),
     path("evidence/", include("evidence.item_urls")),
+    # The smoke-test gateway (evidence/gateway_views.py), among the org's settings.
+    path("settings/gateway/", gateway_views.gateway_settings, name="gateway_settings"),
 ]

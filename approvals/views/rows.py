@@ -30,6 +30,7 @@ from approvals.permissions import (
     grants_of,
 )
 from approvals.row_forms import MoveForm, ReviewerGrantForm, SignForm
+from approvals.smoke_tests import row_smoke_context
 from approvals.workflow import EDITABLE, NEXT, InvalidTransition, Status
 from orgs.decorators import org_view
 from orgs.forms import add_service_error
@@ -149,6 +150,7 @@ def _page_context(request, row, *, error_verb=None, move_form=None, sign_form=No
         lint_findings=lint_row(org=org, row=row),
         timeline=selectors.row_timeline(org=org, row=row))
     context.update(row_evidence_context(row=row, actor=actor))
+    context.update(row_smoke_context(row=row, actor=actor))
     return context
 
 

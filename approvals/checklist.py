@@ -184,7 +184,8 @@ def _smoke_verdict(line: ChecklistLine, live: list[EvidenceItem]) -> EvidenceIte
 def row_checklist(row: PolicyRow, *, today: date | None = None, links=None) -> Checklist:
     """The row's checklist: each required control with its state (missing, pending,
     accepted, rejected, expired) judged by the newest live (not superseded) item that
-    closes it. One query for the links (none when `links` is given); the row's
+    closes it; a smoke-test line by the newest smoke test (run) of its action
+    (_smoke_verdict). One query for the links (none when `links` is given); the row's
     environment should be loaded already."""
     today = today or timezone.localdate()
     links = list(row_links(row) if links is None else links)

@@ -11,6 +11,7 @@ picks a behaviour:
   error-500  -> 500 with an OpenAI error body (server_error)
   error-400  -> 400 with an OpenAI error body (invalid_request_error)
   slow       -> waits until .release is set (or 30 s): longer than any test timeout
+  delay-*    -> answers normally after DELAY seconds (a run a browser can watch progress)
   bad-shape  -> 200 with a JSON body lacking the expected fields
   not-json   -> 200 with an HTML body
 """
@@ -23,6 +24,7 @@ import pytest
 
 KEY = "sk-stub-test-key-0123456789"
 SLOW_LIMIT = 30  # seconds the slow route waits at most for .release
+DELAY = 1.5  # seconds a delay-* model takes to answer
 
 
 def _chat(model):
@@ -124,6 +126,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(*ERRORS[model])
         if model == "slow":
             stub.release.wait(SLOW_LIMIT)
+        elif model.startswith("delay-"):
+            stub.release.wait(DELAY)
         if model == "bad-shape":
             return self._send(200, {"id": "x", "object": "unknown"})
         if model == "not-json":

@@ -7,6 +7,7 @@ import re
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from approvals.models import SmokeRun
 from approvals.services import deny_rule_create
 from orgs.roles import Role
 from orgs.services import invitation_create, personal_token_create
@@ -76,9 +77,11 @@ def tenants(personas, project_a, caller_a, outsider, project_b, caller_b, org_b)
                EnvironmentFactory(project=project_b).public_id, deny_b.public_id]
     row_b, item_b = _row_with_evidence(project_b, caller_b)
     row_a, item_a = _row_with_evidence(project_a, caller_a)
-    foreign += [row_b.public_id, item_b.public_id]
+    run_b, run_a = (SmokeRun.objects.create(org=r.org, row=r, row_version=1,
+                                            started_by_label="walker") for r in (row_b, row_a))
+    foreign += [row_b.public_id, item_b.public_id, run_b.public_id]
     own = [project_a.public_id, caller_a.public_id, personas["member"].public_id,
-           deny_a.public_id, row_a.public_id, item_a.public_id]
+           deny_a.public_id, row_a.public_id, item_a.public_id, run_a.public_id]
     return {"own": [str(u) for u in own], "foreign": [str(u) for u in foreign]}
 
 

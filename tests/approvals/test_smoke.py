@@ -375,3 +375,17 @@ def test_a_redelivered_task_continues_where_the_dead_worker_stopped(
     run = smoke_run_execute(org=row.org, run_id=first.pk)
     assert gateway_stub.paths() == [("/v1/chat/completions", "gpt-chat")]  # only position 1
     assert run.status == SmokeRun.Status.PASSED and run.progress == 2
+
+
+def test_a_newer_failed_smoke_test_reopens_its_line_even_by_hand(make_row, people):
+    from approvals.services.evidence import row_evidence_collect
+
+    row = make_row(allowed_actions=["chat"])
+    for passed in (True, False):
+        row_evidence_collect(org=row.org, actor=people["owner"], row=row, kind=K.SMOKE_TEST,
+                             title=f"Chat test ({passed})", action="chat",
+                             content={"passed": passed})
+    assert lines(row)[(K.SMOKE_TEST, "chat")].blocking
+    row_evidence_collect(org=row.org, actor=people["owner"], row=row, kind=K.SMOKE_TEST,
+                         title="Chat test, fixed", action="chat", content={"passed": True})
+    assert lines(row)[(K.SMOKE_TEST, "chat")].item.title == "Chat test, fixed"

@@ -42,6 +42,9 @@ def smoke_run_detail(request, public_id, run_id):
     """A run's progress and results; the htmx poll gets the progress partial only."""
     row = selectors.row_page_get(org=request.org, public_id=public_id)
     run = smoke_run_get(org=request.org, row=row, public_id=run_id)
-    template = "approvals/smoke_run.html" + ("#progress" if wants_partial(request) else "")
+    # Only the poll (whose target is the progress section) gets the partial: the
+    # HX-Location that follows "Run smoke tests" is an htmx request for the whole page.
+    poll = wants_partial(request) and request.htmx.target == "smoke-progress"
+    template = "approvals/smoke_run.html" + ("#progress" if poll else "")
     return render(request, template, {"row": row, "run": run,
                                       "results": list(run.results.all())})

@@ -282,9 +282,12 @@ def test_the_button_posts_and_htmx_goes_to_the_run_page(
     page = client.get(run_url(run)).content.decode()
     assert "Every request passed: 2 of 2" in page
     assert '<td class="small">13</td>' in page  # the chat's total tokens
-    partial = client.get(run_url(run), HTTP_HX_REQUEST="true").content.decode()
+    poll = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "smoke-progress"}
+    partial = client.get(run_url(run), **poll).content.decode()
     assert partial.lstrip().startswith('<section id="smoke-progress"')
     assert "hx-trigger" not in partial  # done: no more polling
+    # The HX-Location after the button is an htmx request too: it gets the whole page.
+    assert "<nav" in client.get(run_url(run), HTTP_HX_REQUEST="true").content.decode()
     row_page = client.get(reverse("approvals:row_detail", args=["acme", row.public_id]))
     assert "2 passed, 0 failed" in row_page.content.decode()
 
@@ -292,7 +295,8 @@ def test_the_button_posts_and_htmx_goes_to_the_run_page(
 def test_a_running_run_is_polled_and_shows_its_progress(client, row, people, gateway):
     run = smoke_run_start(org=row.org, actor=people["owner"], row=row)  # no worker yet
     login(client, people["auditor"])
-    partial = client.get(run_url(run), HTTP_HX_REQUEST="true").content.decode()
+    partial = client.get(run_url(run), HTTP_HX_REQUEST="true",
+                         HTTP_HX_TARGET="smoke-progress").content.decode()
     assert 'hx-trigger="every 1s"' in partial and "waiting for a worker" in partial
 
 

@@ -1,6 +1,6 @@
 """What waits for one person, by role, for the org dashboard (issue #8 item 5): sign-offs
 in their inbox, rows due for renewal within 30 days, budgets past 80 %, evidence and keys
-expiring soon. Each list names what to act on and links to where to act.
+expiring soon, open findings. Each list names what to act on and links to where to act.
 
 Who sees what: everybody sees their own rows (owner or requester), their inbox and the
 keys of callers they own; finance reviewers see every budget, platform (projects:admin)
@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from approvals.decisions.engine import period_keys
 from approvals.decisions.models import SpendCounter
+from approvals.finding_selectors import findings_for_person
 from approvals.lint import IN_FORCE
 from approvals.models import RowEvidence
 from approvals.permissions import PLATFORM_SCOPE
@@ -36,10 +37,12 @@ class Attention:
     budgets: list = field(default_factory=list)  # SpendCounter with .percent
     evidence: list = field(default_factory=list)  # RowEvidence
     keys: list = field(default_factory=list)
+    findings: list = field(default_factory=list)  # unresolved Finding
 
     @property
     def empty(self) -> bool:
-        return not (self.inbox or self.renewing or self.budgets or self.evidence or self.keys)
+        return not (self.inbox or self.renewing or self.budgets or self.evidence or self.keys
+                    or self.findings)
 
 
 def _mine(actor, prefix=""):
@@ -89,7 +92,8 @@ def _keys(org, actor):
 
 def attention_for(*, org, actor, now=None) -> Attention:
     """Everything waiting for actor in org, each list soonest or largest first (at most
-    LIMIT items). Eight queries: the inbox (three), renewals, budgets, evidence, keys."""
+    LIMIT items). Nine queries: the inbox (three), renewals, budgets, evidence, keys,
+    open findings (their owner's; every one for security and platform)."""
     now = now or timezone.now()
     today = timezone.localdate(now)
     return Attention(
@@ -99,4 +103,5 @@ def attention_for(*, org, actor, now=None) -> Attention:
         budgets=_budgets(org, actor, now),
         evidence=_evidence(org, actor, today),
         keys=_keys(org, actor),
+        findings=list(findings_for_person(org=org, actor=actor)[:LIMIT]),
     )

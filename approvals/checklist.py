@@ -1,12 +1,14 @@
 """The evidence checklist of a row: the seed's controls, the artifact that closes each,
 and what is missing, rejected or expired.
 
-REQUIREMENTS is the one table of required evidence (the seed's defaults): production rows
-need a catalog row, a passed route smoke test per allowed action, a usage row, a billing
-row and a rollback test; rows that take any non-public data class add DPA or contract
-scope, retention, logging scope and a redaction rule. Other tiers require nothing by
-default. Issue #7 may make the table configurable per org; everything else reads it
-through required_controls().
+REQUIREMENTS is the one table of evidence controls, with the seed's defaults: production
+rows need a catalog row, a passed route smoke test per allowed action, a usage row, a
+billing row and a rollback test; rows that take any non-public data class add DPA or
+contract scope, retention, logging scope and a redaction rule. Other tiers require nothing
+by default. Org admins change which kinds are required per tier and per data class
+(EvidenceRules, stored as ApprovalSettings.evidence_rules; the page is
+approvals/views/evidence_rules.py); no saved rules means DEFAULT_RULES. Everything else
+reads the table through required_controls() with the org's rules.
 
 The gate (approvals/gates.py) blocks on missing, rejected and expired lines; a pending
 line counts as present (the three sign-offs are the human review of the pack) but the page
@@ -17,11 +19,11 @@ row_evidence_context().
 from dataclasses import dataclass, field
 from datetime import date
 
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 
 from approvals.evidence_forms import EvidenceAttachForm
-from approvals.models import Action, DataClass, PolicyRow, RowEvidence
+from approvals.models import Action, ApprovalSettings, DataClass, PolicyRow, RowEvidence
 from approvals.permissions import can_attach_evidence
 from evidence.models import EvidenceItem
 from evidence.permissions import can_review_evidence
@@ -36,6 +38,7 @@ class Requirement:
     kind: str
     label: str
     why: str
+    # The seed's defaults (DEFAULT_RULES); an org's own rules replace them.
     tiers: frozenset = frozenset({PRODUCTION})
     non_public_only: bool = False  # only when the row takes a data class other than public
     per_action: bool = False  # one item per allowed action (smoke tests)
@@ -62,7 +65,76 @@ REQUIREMENTS = (
                 "it.", non_public_only=True),
     Requirement(K.REDACTION_RULE, "Redaction rule", "What is removed before data enters the "
                 "route.", non_public_only=True),
+    # Not required by default; an org may require them (the evidence rules page).
+    Requirement(K.AUDIT_EXTRACT, "Audit log extract", "The audit trail of the row's approval "
+                "and changes.", tiers=frozenset()),
+    Requirement(K.SECURITY_REVIEW, "Security review note", "Security's written review of the "
+                "route and its data.", tiers=frozenset()),
+    Requirement(K.QUOTA_EXPORT, "Quota export", "The gateway's configured quota for the key "
+                "matches the row's budget.", tiers=frozenset()),
 )
+KIND_ORDER = tuple(req.kind for req in REQUIREMENTS)
+TIERS = ("development", "staging", PRODUCTION)  # projects.models.Environment.Tier
+
+
+@dataclass(frozen=True)
+class EvidenceRules:
+    """Which evidence kinds a row must carry: the kinds of its environment tier, plus, in
+    the tiers listed in data_class_tiers, the kinds of each data class the row takes."""
+    tiers: dict  # tier -> frozenset of kinds
+    data_classes: dict  # data class -> frozenset of kinds
+    data_class_tiers: frozenset
+
+    def required_kinds(self, tier: str, data_classes) -> set:
+        kinds = set(self.tiers.get(tier, ()))
+        if tier in self.data_class_tiers:
+            for dc in data_classes:
+                kinds |= self.data_classes.get(dc, frozenset())
+        return kinds
+
+    def as_json(self) -> dict:
+        """The stored form (ApprovalSettings.evidence_rules): lists in table order."""
+        def ordered(kinds):
+            return [k for k in KIND_ORDER if k in kinds]
+        return {"tiers": {t: ordered(self.tiers.get(t, ())) for t in TIERS},
+                "data_classes": {dc: ordered(self.data_classes.get(dc, ()))
+                                 for dc in DataClass.values},
+                "data_class_tiers": [t for t in TIERS if t in self.data_class_tiers]}
+
+    @classmethod
+    def from_json(cls, raw) -> "EvidenceRules":
+        """The rules stored as JSON; None (nothing saved) is DEFAULT_RULES."""
+        if not raw:
+            return DEFAULT_RULES
+        return cls(tiers={t: frozenset(k) for t, k in (raw.get("tiers") or {}).items()},
+                   data_classes={dc: frozenset(k) for dc, k in
+                                 (raw.get("data_classes") or {}).items()},
+                   data_class_tiers=frozenset(raw.get("data_class_tiers") or ()))
+
+
+def _default_rules() -> EvidenceRules:
+    boundary = frozenset(r.kind for r in REQUIREMENTS if r.non_public_only)
+    return EvidenceRules(
+        tiers={t: frozenset(r.kind for r in REQUIREMENTS
+                            if t in r.tiers and not r.non_public_only) for t in TIERS},
+        data_classes={dc: boundary for dc in DataClass.values if dc != DataClass.PUBLIC},
+        data_class_tiers=frozenset().union(*(r.tiers for r in REQUIREMENTS
+                                             if r.non_public_only)))
+
+
+DEFAULT_RULES = _default_rules()
+
+
+def evidence_rules_get(*, org) -> EvidenceRules:
+    """The org's evidence rules, DEFAULT_RULES when it saved none. One query."""
+    raw = ApprovalSettings.objects.for_org(org).values_list("evidence_rules", flat=True).first()
+    return EvidenceRules.from_json(raw)
+
+
+def evidence_rules_subquery(org):
+    """The org's stored rules as a subquery, so that the query that loads a row or its
+    evidence links brings them along (the checklist then needs no query of its own)."""
+    return Subquery(ApprovalSettings.objects.for_org(org).values("evidence_rules")[:1])
 
 
 class State:
@@ -118,17 +190,15 @@ class Checklist:
         return [line for line in self.lines if line.state == State.PENDING]
 
 
-def _takes_non_public(data_classes) -> bool:
-    return any(dc != DataClass.PUBLIC for dc in data_classes)
-
-
-def required_controls(*, tier: str, actions, data_classes) -> list[ChecklistLine]:
-    """The empty checklist lines a row of this tier, actions and data classes needs, in
-    table order (smoke tests in the row's action order)."""
+def required_controls(*, tier: str, actions, data_classes,
+                      rules: EvidenceRules | None = None) -> list[ChecklistLine]:
+    """The empty checklist lines a row of this tier, actions and data classes needs under
+    `rules` (the seed's defaults when None), in table order (smoke tests in the row's
+    action order)."""
+    kinds = (rules or DEFAULT_RULES).required_kinds(tier, data_classes)
     lines = []
     for req in REQUIREMENTS:
-        if tier not in req.tiers or (req.non_public_only
-                                     and not _takes_non_public(data_classes)):
+        if req.kind not in kinds:
             continue
         if req.per_action:
             lines += [ChecklistLine(req.kind, f"{req.label}: {Action(a).label.lower()}",
@@ -143,8 +213,20 @@ def row_links(row: PolicyRow):
     with `is_superseded` (a newer revision exists): one query."""
     newer = EvidenceItem.objects.filter(supersedes=OuterRef("item"))
     return (RowEvidence.objects.for_org(row.org_id).filter(row=row)
-            .select_related("item").annotate(is_superseded=Exists(newer))
+            .select_related("item").annotate(is_superseded=Exists(newer),
+                                             org_evidence_rules=evidence_rules_subquery(
+                                                 row.org_id))
             .order_by("-item__collected_at", "-item__pk"))
+
+
+def _rules_of(row: PolicyRow, links) -> EvidenceRules:
+    # The org's rules ride along with the row (selectors.row_get) or its links (row_links);
+    # only a row loaded otherwise and without links costs a query of its own.
+    if hasattr(row, "org_evidence_rules"):
+        return EvidenceRules.from_json(row.org_evidence_rules)
+    if links and hasattr(links[0], "org_evidence_rules"):
+        return EvidenceRules.from_json(links[0].org_evidence_rules)
+    return evidence_rules_get(org=row.org_id)
 
 
 def _state(item: EvidenceItem, today: date) -> str:
@@ -181,11 +263,14 @@ def _smoke_verdict(line: ChecklistLine, live: list[EvidenceItem]) -> EvidenceIte
     return newest if all(_closes(line, item) for item in group) else None
 
 
-def row_checklist(row: PolicyRow, *, today: date | None = None, links=None) -> Checklist:
-    """The row's checklist: each required control with its state (missing, pending,
+def row_checklist(row: PolicyRow, *, today: date | None = None, links=None,
+                  rules: EvidenceRules | None = None) -> Checklist:
+    """The row's checklist under the org's evidence rules (`rules`, else read along with
+    the row or its links): each required control with its state (missing, pending,
     accepted, rejected, expired) judged by the newest live (not superseded) item that
     closes it; a smoke-test line by the newest smoke test (run) of its action
-    (_smoke_verdict). One query for the links (none when `links` is given); the row's
+    (_smoke_verdict). One query for the links (none when `links` is given; one more only
+    for a row without links that was not loaded by selectors.row_get); the row's
     environment should be loaded already."""
     today = today or timezone.localdate()
     links = list(row_links(row) if links is None else links)
@@ -193,8 +278,9 @@ def row_checklist(row: PolicyRow, *, today: date | None = None, links=None) -> C
     for link in links:
         link.item.is_superseded = link.is_superseded
     live = [item for item in items if not item.is_superseded]
+    rules = rules or _rules_of(row, links)
     lines = required_controls(tier=row.environment.tier, actions=row.allowed_actions,
-                              data_classes=row.data_classes)
+                              data_classes=row.data_classes, rules=rules)
     for line in lines:
         if line.kind == K.SMOKE_TEST:
             line.item = _smoke_verdict(line, live)

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from approvals.checklist import required_controls
+from approvals.checklist import evidence_rules_get, required_controls
 from approvals.decisions.spend import spend_add
 from approvals.models import PolicyRow, SignOff
 from approvals.services import (
@@ -73,7 +73,8 @@ def _collect(cast: Cast, row: PolicyRow, *, smoke_tests: bool):
     """Collect the row's required evidence (smoke tests, or everything else), as platform,
     and have security accept each item."""
     for line in required_controls(tier=row.environment.tier, actions=row.allowed_actions,
-                                  data_classes=row.data_classes):
+                                  data_classes=row.data_classes,
+                                  rules=evidence_rules_get(org=cast.org)):
         if (line.kind == "smoke_test") != smoke_tests or line.kind == "catalog_row":
             continue  # the catalog row is collected by the screen step itself
         content = ({"passed": True, "status": 200, "latency_ms": 412, "route": "demo"}

@@ -10,6 +10,7 @@ import json
 import uuid
 from decimal import Decimal
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
@@ -27,6 +28,8 @@ Action = _EvidenceAction
 # this a per-org setting; until then every org gets the product default.
 MAX_RENEWAL_DAYS = 90
 DEFAULT_ALERT_THRESHOLDS = (50, 80, 100)
+# Reconciliation: usage may differ from billing lines by this much (percent) unflagged.
+DEFAULT_BILLING_TOLERANCE_PERCENT = Decimal("5.00")
 
 
 DEFAULT_REMINDER_DAYS = (30, 14, 7, 1)
@@ -38,6 +41,28 @@ def default_alert_thresholds():
 
 def default_reminder_days():
     return list(DEFAULT_REMINDER_DAYS)
+
+
+class CatalogTrigger(models.TextChoices):
+    """The kinds of catalog change under an approved model that raise a finding on its rows
+    (approvals/catalog_triggers.py); ApprovalSettings.catalog_renewal_changes picks the
+    ones that also move an active row to renewal due."""
+
+    REMOVED = "removed", "Model removed from the catalog"
+    DEPRECATION = "deprecation", "Deprecation date scheduled or changed"
+    PRICE = "price", "Input or output price changed beyond the tolerance"
+    FAMILY = "family", "Endpoint family changed"
+
+
+# A removed or retiring model, or one that now serves other endpoints, invalidates what
+# was approved; a price change is finance's to look at, not a new approval.
+DEFAULT_CATALOG_RENEWAL_CHANGES = (CatalogTrigger.REMOVED, CatalogTrigger.DEPRECATION,
+                                   CatalogTrigger.FAMILY)
+DEFAULT_CATALOG_PRICE_TOLERANCE = 10
+
+
+def default_catalog_renewal_changes():
+    return [str(c) for c in DEFAULT_CATALOG_RENEWAL_CHANGES]
 
 
 class DataClass(models.TextChoices):
@@ -402,6 +427,21 @@ class ApprovalSettings(models.Model):
     decision_log = models.CharField(max_length=8, choices=DecisionLog.choices,
                                     default=DecisionLog.SAMPLED)
     decision_log_sample_percent = models.PositiveIntegerField(default=10)
+    catalog_price_tolerance_percent = models.PositiveIntegerField(
+        default=DEFAULT_CATALOG_PRICE_TOLERANCE, help_text=(
+            "A new catalog snapshot whose input or output price of an approved model moved "
+            "by more than this percent raises a finding on its rows."))
+    catalog_renewal_changes = models.JSONField(
+        default=default_catalog_renewal_changes, blank=True, help_text=(
+            "CatalogTrigger values: the catalog changes that move an active row to renewal "
+            "due (every change raises a finding)."))
+    billing_tolerance_percent = models.DecimalField(
+        max_digits=5, decimal_places=2, default=DEFAULT_BILLING_TOLERANCE_PERCENT,
+        help_text="How far gateway usage may differ from billing lines (per project, provider "
+                  "and billing period) before reconciliation raises a finding.")
+    # Required evidence per environment tier and data class (approvals/checklist.py
+    # EvidenceRules.as_json); null: the seed's defaults (checklist.DEFAULT_RULES).
+    evidence_rules = models.JSONField(null=True, blank=True, default=None)
     updated_at = models.DateTimeField(default=timezone.now)
 
     objects = OrgScopedQuerySet.as_manager()
@@ -527,6 +567,44 @@ class Finding(models.Model):
         return self.state != self.State.RESOLVED
 
 
+class UsageReconciliation(models.Model):
+    """That one usage or billing import was reconciled (approvals/reconcile.py): created in
+    the transaction that feeds its spend counters and raises its findings, and unique per
+    import, so a second run (a redelivered task, two workers at once) adds nothing."""
+
+    org = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="+")
+    import_job = models.OneToOneField("evidence.UsageImport", on_delete=models.PROTECT,
+                                      related_name="+")
+    reconciled_at = models.DateTimeField(default=timezone.now)
+    # {"records": n, "matched": n, "spend_adds": n, "findings": n, "alerts": n}
+    counts = models.JSONField(default=dict, blank=True)
+
+    objects = OrgScopedQuerySet.as_manager()
+
+    def __str__(self):
+        return f"Reconciliation of import {self.import_job_id}"
+class DigestEmail(models.Model):
+    """One member's weekly digest (approvals/digest.py): recorded once per (member, ISO
+    week) with what it says, then sent by its own retried task, which claims it through
+    sent_at (the outbox pattern of orgs/reminders.py, for an email that is no event)."""
+
+    org = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="+")
+    member = models.ForeignKey("orgs.Membership", on_delete=models.CASCADE, related_name="+")
+    week = models.CharField(max_length=8, help_text="ISO week, e.g. 2026-W49")
+    content = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OrgScopedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org", "member", "week"],
+                                               name="digest_once_per_member_week")]
+
+    def __str__(self):
+        return f"Digest {self.week} for {self.member_id}"
+
+
 class SmokeRun(models.Model):
     """One run of a row's route smoke tests (approvals/services/smoke.py): a synthetic
     request per (allowed action, model that serves it) of the row and of its fallback row,
@@ -636,3 +714,6 @@ class SmokeResult(models.Model):
 # The decision service's spend counters (approvals/decisions/): imported so the app
 # registry finds them under this app.
 from approvals.decisions.models import SpendCounter  # noqa: E402,F401
+
+# Evidence packs (approvals/packs/): imported so the app registry finds them here too.
+from approvals.packs.models import EvidencePack  # noqa: E402,F401

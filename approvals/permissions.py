@@ -156,3 +156,17 @@ def can_run_smoke_tests(actor: Membership, row: PolicyRow) -> bool:
         return False
     return (actor.pk in (row.evidence_owner_id, row.engineering_owner_id)
             or actor.has_scope(PLATFORM_SCOPE))
+
+
+def can_handle_finding(actor: Membership, finding) -> bool:
+    """Who acknowledges, resolves and reassigns a finding: its owner, security reviewers
+    and platform (org admins and owners)."""
+    if not _same_org(actor, finding):
+        return False
+    return (actor.pk == finding.owner_id or actor.has_scope(SIGN_SCOPES[SignOff.Role.SECURITY])
+            or actor.has_scope(PLATFORM_SCOPE))
+
+
+def sees_all_findings(actor: Membership) -> bool:
+    """Security and platform watch every finding; others see those they own first."""
+    return actor.has_scope(SIGN_SCOPES[SignOff.Role.SECURITY]) or actor.has_scope(PLATFORM_SCOPE)

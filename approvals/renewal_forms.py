@@ -3,9 +3,10 @@ services (approvals/services/renewal.py, settings.py) decide what is allowed."""
 
 from django import forms
 
-from approvals.models import ApprovalSettings, RenewalReview
+from approvals.models import ApprovalSettings, CatalogTrigger, RenewalReview
 from approvals.services.renewal import CHECKLIST
 from orgs.forms import StyledForm, add_service_error
+from orgs.webhooks.forms import CheckboxList
 
 Area = RenewalReview.Area
 ANSWER_CHOICES = [("", "Not answered yet"), ("ok", "OK"), ("not_ok", "Not OK")]
@@ -102,14 +103,37 @@ class ApprovalSettingsForm(StyledForm):
     decision_log_sample_percent = forms.IntegerField(
         label="Sample percent", help_text="With a sampled log: the share of decisions "
         "kept.")
+    catalog_price_tolerance_percent = forms.IntegerField(
+        label="Catalog price tolerance (%)", min_value=0, max_value=1000,
+        help_text="When a new catalog snapshot moves the input or output price of an "
+        "approved model by more than this, its rows get a finding. 0: any change.")
+    catalog_renewal_changes = forms.MultipleChoiceField(
+        label="Catalog changes that reopen a row", required=False,
+        choices=CatalogTrigger.choices,
+        widget=CheckboxList(attrs={"class": "app-checklist"}),
+        help_text="Every change under an approved model raises a finding; these also move "
+        "its active rows to renewal due. A row whose own renewal triggers include "
+        "'catalog change' (every kind) or 'model version change or retirement' (removed, "
+        "deprecation) moves on those too.")
+    billing_tolerance_percent = forms.DecimalField(
+        label="Billing tolerance (%)", min_value=0, max_value=100, decimal_places=2,
+        required=False,
+        help_text="Reconciliation raises a finding when gateway usage differs from billing "
+        "lines by more than this, per project, provider and billing period.")
 
     @staticmethod
     def initial_for(settings) -> dict:
         initial = {name: getattr(settings, name) for name in (
             "max_renewal_days", "expiry_grace_days", "decision_log",
-            "decision_log_sample_percent")}
+            "decision_log_sample_percent", "catalog_price_tolerance_percent",
+            "catalog_renewal_changes", "billing_tolerance_percent")}
         initial["reminder_days"] = ", ".join(str(d) for d in settings.reminder_days)
         return initial
+
+    def clean_billing_tolerance_percent(self):
+        # Left empty (or not sent by an older client): keep the current tolerance.
+        value = self.cleaned_data["billing_tolerance_percent"]
+        return self.initial.get("billing_tolerance_percent") if value is None else value
 
     def clean_reminder_days(self):
         return _int_list(self.cleaned_data["reminder_days"])

@@ -10,6 +10,7 @@ from decimal import Decimal
 from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
+from approvals.checklist import evidence_rules_subquery
 from approvals.decisions.engine import period_keys
 from approvals.decisions.models import SpendCounter
 from approvals.lint import ERROR, RULES, Finding, Rule, lint_org, load_snapshot, run
@@ -47,9 +48,11 @@ def row_list(*, org, status: str | None = None, project=None, environment=None,
 
 
 def row_get(*, org, public_id) -> PolicyRow:
-    """One row of org (404 when missing or foreign), with its models and signatures."""
+    """One row of org (404 when missing or foreign), with its models and signatures, and
+    the org's evidence rules (for its checklist, no query of their own)."""
     qs = PolicyRow.objects.select_related(*_ROW_RELATED).prefetch_related(
-        "approved_models", "signoffs")
+        "approved_models", "signoffs").annotate(
+        org_evidence_rules=evidence_rules_subquery(org))
     return get_for_org_or_404(qs, org, public_id=public_id)
 
 
@@ -213,6 +216,7 @@ EVENT_TITLES = {
     "approval.smoke_run_started": "Smoke tests started",
     "approval.smoke_tested": "Smoke test recorded",
     "approval.smoke_run_finished": "Smoke tests finished",
+    "approval.audit_extract_collected": "Audit extract collected",
 }
 
 
@@ -506,3 +510,4 @@ def catalog_current_entries(*, org, q: str = "") -> QuerySet[CatalogEntry]:
     if q:
         qs = qs.filter(Q(model_id__icontains=q) | Q(key__icontains=q) | Q(platform__iexact=q))
     return (qs.select_related("snapshot").order_by("platform", "model_id", "region", "key"))
+

@@ -1,7 +1,12 @@
 """Celery tasks of the approvals app. Beat's schedule is settings.CELERY_BEAT_SCHEDULE.
 
-The beat task fans out one task per org; each org's task calls approvals.jobs.renewal_scan,
-which is safe to run twice and concurrently (each effect once per row, kind and period).
+build_evidence_pack runs on request (approvals/packs/build.py pack_request);
+reconcile_usage_import after each usage import (approvals/reconcile.py).
+
+Each beat task fans out one task per org; each org's task calls one scan, which is safe to
+run twice and concurrently (each effect once per row, kind and period): the renewal scan
+(approvals.jobs), the evidence expiry scan (approvals.evidence_expiry) and the weekly
+digest (approvals.digest, whose emails are sent one task each).
 """
 
 import logging
@@ -10,8 +15,13 @@ import time
 
 from celery import shared_task
 
+from approvals.digest import digest_send, weekly_digest
+from approvals.evidence_expiry import evidence_expiry_scan
 from approvals.jobs import renewal_scan
+from approvals.packs.build import pack_build
+from approvals.reconcile import reconcile_import
 from approvals.services.smoke import smoke_run_execute
+from evidence.models import UsageImport
 from orgs.jobs import recorded
 from orgs.models import Organization
 from orgs.task_helpers import RETRY, for_each_org
@@ -62,3 +72,77 @@ def smoke_run_task(org_id: int, run_id: int) -> str | None:
         return None
     run = smoke_run_execute(org=org, run_id=run_id)
     return run.status if run is not None else None
+
+
+@shared_task(name="approvals.build_evidence_pack", **RETRY)
+def build_evidence_pack_task(org_id: int, pack_id: int) -> str | None:
+    """Build evidence pack pack_id of org org_id (approvals.packs.build.pack_build).
+    Returns the pack's status, or None when the org is gone or another delivery already
+    claimed the pack (the claim makes a second delivery a no-op)."""
+    org = Organization.objects.filter(pk=org_id).first()
+    if org is None:
+        return None
+    pack = pack_build(org=org, pack_id=pack_id)
+    return pack.status if pack is not None else None
+
+
+@shared_task(name="approvals.reconcile_usage_import", **RETRY)
+def reconcile_usage_import_task(org_id: int, job_id: int) -> dict:
+    """Reconcile one committed usage or billing import (approvals.reconcile): spend
+    counters, findings, threshold alerts. Sent by the usage_imported receiver; safe to run
+    twice (the second run finds the import reconciled). {} when the org or job is gone."""
+    org = Organization.objects.filter(pk=org_id).first()
+    job = UsageImport.objects.for_org(org).filter(pk=job_id).first() if org else None
+    if job is None:
+        return {}
+    outcome = reconcile_import(org=org, job=job)
+    return {"skipped": True} if outcome.skipped else outcome.as_dict()
+
+
+@shared_task(name="approvals.evidence_expiry_scan", ignore_result=True, **RETRY)
+@recorded("approvals.evidence_expiry_scan")
+def evidence_expiry_scan_task() -> int:
+    """Beat fan-out (daily): one evidence_expiry_scan_for_org per org. Returns how many."""
+    return for_each_org(evidence_expiry_scan_for_org_task)
+
+
+@shared_task(name="approvals.evidence_expiry_scan_for_org", **RETRY)
+def evidence_expiry_scan_for_org_task(org_id: int) -> dict:
+    """Run one org's evidence expiry scan (approvals.evidence_expiry): the expired notice
+    and finding per (row, item), the 14- and 1-day reminders. Returns its counts; {} when
+    the org is gone."""
+    org = Organization.objects.filter(pk=org_id).first()
+    if org is None:
+        return {}
+    result = evidence_expiry_scan(org=org).as_dict()
+    if any(v for k, v in result.items() if k != "rows"):
+        logger.info("Evidence expiry scan of org %s: %s", org.slug, result)
+    return result
+
+
+@shared_task(name="approvals.weekly_digest", ignore_result=True, **RETRY)
+@recorded("approvals.weekly_digest")
+def weekly_digest_task() -> int:
+    """Beat fan-out (Mondays): one weekly_digest_for_org per org. Returns how many."""
+    return for_each_org(weekly_digest_for_org_task)
+
+
+@shared_task(name="approvals.weekly_digest_for_org", **RETRY)
+def weekly_digest_for_org_task(org_id: int) -> dict:
+    """Record this ISO week's digest of each member of one org who has something to read
+    (approvals.digest.weekly_digest); each is then sent by digest_send_task. Returns the
+    counts; {} when the org is gone."""
+    org = Organization.objects.filter(pk=org_id).first()
+    if org is None:
+        return {}
+    return weekly_digest(org=org, send=digest_send_task.delay).as_dict()
+
+
+@shared_task(name="approvals.digest_send", **RETRY)
+def digest_send_task(org_id: int, digest_id: int) -> bool:
+    """Send one recorded digest email, once (claimed before sending, released if the
+    mail server fails, so the retry sends it)."""
+    org = Organization.objects.filter(pk=org_id).first()
+    if org is None:
+        return False
+    return digest_send(org=org, digest_id=digest_id)

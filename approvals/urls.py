@@ -7,7 +7,10 @@ from approvals.views import (
     dashboard,
     decisions,
     evidence,
+    evidence_rules,
+    findings,
     matrix,
+    packs,
     renewal,
     requests,
     rows,
@@ -51,11 +54,37 @@ urlpatterns = [
     # Route smoke tests of a row (views/smoke.py).
     path(ROW + "smoke/", smoke.row_smoke_start, name="row_smoke_start"),
     path(ROW + "smoke/<uuid:run_id>/", smoke.smoke_run_detail, name="smoke_run"),
+    # Audit extracts and evidence packs (views/packs.py).
+    path(ROW + "audit-extract/", packs.row_audit_extract, name="row_audit_extract"),
+    path("packs/", packs.pack_list, name="pack_list"),
+    path("packs/new/", packs.pack_create, name="pack_create"),
+    path("packs/button/", packs.pack_button, name="pack_button"),
+    path("packs/<uuid:public_id>/", packs.pack_detail, name="pack_detail"),
+    path("packs/<uuid:public_id>/download/", packs.pack_download, name="pack_download"),
     # Renewal review (views/renewal.py).
     path(ROW + "renewal/", renewal.renewal_review, name="renewal_review"),
+    path(ROW + "renewal/start/", renewal.renewal_start, name="renewal_start"),
+    path(ROW + "renewal/answer/", renewal.renewal_answer, name="renewal_answer"),
+    path(ROW + "renewal/decide/", renewal.renewal_decide, name="renewal_decide"),
     # Approval settings and the decision log (views/settings.py, views/decisions.py).
     path("settings/approvals/", settings.approval_settings, name="settings"),
+    # Required evidence per tier and data class (views/evidence_rules.py).
+    path("settings/evidence/", evidence_rules.evidence_rules, name="evidence_rules"),
+    path("settings/evidence/reset/", evidence_rules.evidence_rules_reset,
+         name="evidence_rules_reset"),
     path("decisions/", decisions.decision_log, name="decision_log"),
+    # Findings: the list, one finding and its actions, the project page's fragment
+    # (views/findings.py).
+    path("findings/", findings.finding_list, name="finding_list"),
+    path("findings/<uuid:public_id>/", findings.finding_detail, name="finding_detail"),
+    path("findings/<uuid:public_id>/acknowledge/", findings.finding_acknowledge_view,
+         name="finding_acknowledge"),
+    path("findings/<uuid:public_id>/resolve/", findings.finding_resolve_view,
+         name="finding_resolve"),
+    path("findings/<uuid:public_id>/assign/", findings.finding_assign_view,
+         name="finding_assign"),
+    path("findings/projects/<uuid:public_id>/", findings.project_monitor,
+         name="project_monitor"),
     # What waits for you, loaded into the org dashboard (views/dashboard.py).
     path("waiting/", dashboard.attention, name="attention"),
 ]

@@ -117,11 +117,19 @@ def _row(org, snapshot, e) -> CatalogEntry:
     )
 
 
+def url_error(url: str) -> str | None:
+    """Why the server would refuse to fetch url (fetch_url's rule), or None. Checked
+    where a URL is saved for later too (the scheduled refresh), so it fails on the form."""
+    if not url.lower().startswith(("http://", "https://")):
+        return "Only http:// and https:// URLs can be imported."
+    return None
+
+
 def fetch_url(url: str) -> bytes:
     """The body of an http(s) URL, at most MAX_BYTES; CatalogFileError with a clear reason
     when it cannot be had. Only org admins can make the server fetch a URL."""
-    if not url.lower().startswith(("http://", "https://")):
-        raise CatalogFileError([("", "Only http:// and https:// URLs can be imported.")])
+    if reason := url_error(url):
+        raise CatalogFileError([("", reason)])
     try:
         with requests.get(url, timeout=URL_TIMEOUT, stream=True) as response:
             if response.status_code != 200:
@@ -142,9 +150,12 @@ def fetch_url(url: str) -> bytes:
 
 @transaction.atomic
 def import_job_create(*, org, actor, format: str, source_name: str = "", upload=None,
-                      url: str = "", snapshot_date: date | None = None) -> ImportJob:
+                      url: str = "", snapshot_date: date | None = None,
+                      queue: bool = True) -> ImportJob:
     """Queue an import of an uploaded file or a URL (exactly one). The Celery task
-    evidence.run_catalog_import runs it after commit. Audits catalog.import_queued."""
+    evidence.run_catalog_import runs it after commit (queue=False: the caller runs it
+    itself with import_job_run, as the scheduled refresh does). actor None: the system.
+    Audits catalog.import_queued."""
     if bool(upload) == bool(url):
         raise ValidationError({"file": "Upload a file or give a URL (one of the two)."})
     if format not in dict(Format.CHOICES):
@@ -163,7 +174,8 @@ def import_job_create(*, org, actor, format: str, source_name: str = "", upload=
                  changes={"source_ref": [None, source_ref], "format": [None, format]})
     from evidence.tasks import run_catalog_import_task  # tasks import this module
 
-    transaction.on_commit(lambda: run_catalog_import_task.delay(org.pk, job.pk))
+    if queue:
+        transaction.on_commit(lambda: run_catalog_import_task.delay(org.pk, job.pk))
     return job
 
 

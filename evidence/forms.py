@@ -95,3 +95,19 @@ class DiffForm(StyledForm):
         super().__init__(*args, **kwargs)
         for name in ("old", "new"):
             self.fields[name].queryset = selectors.snapshot_list(org=org)
+
+
+class RefreshForm(StyledForm):
+    """The scheduled catalog refresh: where to fetch from, in which format, as which
+    source. The service (evidence/refresh.py) checks the URL against the fetch rules."""
+
+    url = forms.URLField(
+        label="Catalog URL", required=False, max_length=500, assume_scheme="https",
+        help_text="Fetched and imported every day at 04:00 UTC, e.g. LiteLLM's "
+        "model_prices_and_context_window.json. Leave empty to turn the refresh off.")
+    format = forms.ChoiceField(choices=Format.CHOICES)
+    source_name = forms.CharField(
+        label="Source name", required=False, max_length=100,
+        help_text="Each refresh is diffed against the previous snapshot of this source; "
+        "use the name your earlier imports of this catalog have. Defaults to the format's "
+        "catalog (e.g. 'LiteLLM model cost map').")

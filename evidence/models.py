@@ -143,6 +143,8 @@ class ImportJob(models.Model):
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Imported"
         FAILED = "failed", "Failed"
+        # A scheduled refresh that fetched the file already imported (same SHA-256).
+        UNCHANGED = "unchanged", "Unchanged"
 
     org = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="+")
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -177,13 +179,49 @@ class ImportJob(models.Model):
 
     @property
     def is_done(self) -> bool:
-        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED,
+                               self.Status.UNCHANGED)
 
     @property
     def percent(self) -> int:
         if self.status == self.Status.SUCCEEDED:
             return 100
         return int(100 * self.progress / self.total) if self.total else 0
+
+
+class CatalogRefresh(models.Model):
+    """An org's scheduled catalog refresh (issue #8): the URL the daily job fetches and
+    imports as the system (evidence/refresh.py), and how its last run ended. No row, or an
+    empty URL, means no refresh. Catalog configuration, so it lives with the catalog."""
+
+    class Outcome(models.TextChoices):
+        IMPORTED = "imported", "Imported a new snapshot"
+        UNCHANGED = "unchanged", "Unchanged (same file as before)"
+        FAILED = "failed", "Failed"
+
+    org = models.OneToOneField("orgs.Organization", on_delete=models.PROTECT, related_name="+")
+    url = models.URLField(max_length=500, blank=True)
+    format = models.CharField(max_length=16, choices=Format.CHOICES, default=Format.LITELLM)
+    source_name = models.CharField(max_length=100, blank=True)
+    # Claimed by a run (conditional update): a second beat tick or worker within the
+    # claim window does nothing.
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    last_job = models.ForeignKey(ImportJob, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="+")
+    # Set when admins were told of a failure; cleared by the next run that works, so a
+    # run of failures notifies once.
+    failure_notified_at = models.DateTimeField(null=True, blank=True)
+    updated_by = models.ForeignKey("orgs.Membership", null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = OrgScopedQuerySet.as_manager()
+
+    def __str__(self):
+        return f"Catalog refresh of {self.org_id}: {self.url or 'off'}"
 
 
 def evidence_upload_to(item, filename: str) -> str:

@@ -15,6 +15,7 @@ catalog_patterns = [
     path("snapshots/<uuid:public_id>/", views.snapshot_detail, name="snapshot_detail"),
     path("imports/<uuid:public_id>/", views.import_job, name="import_job"),
     path("diff/", views.snapshot_diff, name="snapshot_diff"),
+    path("refresh/", views.catalog_refresh, name="catalog_refresh"),
 ]
 
 urlpatterns = [

@@ -4,17 +4,18 @@ Reading needs catalog:read (every org role); importing needs catalog:write (admi
 owners). A view validates one form and calls one selector or service.
 """
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from evidence import catalog, selectors
+from evidence import catalog, refresh, selectors
 from evidence.diff import Change, catalog_diff
 from evidence.families import ACTIONS_BY_FAMILY, Family, actions_for
-from evidence.forms import CatalogFilterForm, DiffForm, ImportForm
+from evidence.forms import CatalogFilterForm, DiffForm, ImportForm, RefreshForm
 from orgs.decorators import org_view
 from orgs.forms import add_service_error
+from orgs.views import done
 
 PAGE_SIZE = 50
 
@@ -91,6 +92,30 @@ def snapshot_import(request):
             return redirect(reverse("evidence:import_job", args=[request.org.slug, job.public_id]))
     context = {"form": form, "actions_by_family": _family_table()}
     return render(request, "evidence/snapshot_import.html", context,
+                  status=400 if form.errors else 200)
+
+
+@org_view(scope="catalog:read")
+def catalog_refresh(request):
+    """The daily catalog refresh: every member sees it and its last run; admins and owners
+    (catalog:write) set it (403 for others' POSTs)."""
+    editable = request.membership.has_scope("catalog:write")
+    if request.method == "POST" and not editable:
+        raise PermissionDenied("Only admins and owners configure the catalog refresh.")
+    current = refresh.catalog_refresh_get(org=request.org)
+    form = RefreshForm(request.POST or None, initial={
+        "url": current.url, "format": current.format, "source_name": current.source_name})
+    if request.method == "POST" and form.is_valid():
+        try:
+            refresh.catalog_refresh_update(org=request.org, actor=request.membership,
+                                           **form.cleaned_data)
+        except ValidationError as exc:
+            add_service_error(form, exc)
+        else:
+            return done(request, reverse("evidence:catalog_refresh", args=[request.org.slug]),
+                        "Catalog refresh saved.")
+    context = {"form": form, "refresh": current, "editable": editable, "can_import": editable}
+    return render(request, "evidence/catalog_refresh.html", context,
                   status=400 if form.errors else 200)
 
 

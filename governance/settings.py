@@ -349,6 +349,31 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
         "options": {"expires": 3500},
     },
+    # Daily at 04:00 UTC: the scheduled catalog refresh (evidence/tasks.py): each org with a
+    # refresh URL (Catalog > Refresh) fetches and imports it as the system; the import's
+    # diff raises catalog-change findings and reopens rows before the 05:00 renewal scan.
+    # The same file again is a quiet no-op; a failure tells the admins once.
+    "evidence.catalog_refresh": {
+        "task": "evidence.catalog_refresh",
+        "schedule": crontab(minute=0, hour=4),
+        "options": {"expires": 3000},
+    },
+    # Daily at 05:30 UTC: the evidence expiry scan (approvals/evidence_expiry.py): required
+    # evidence past valid-until tells the row's evidence and app owners and raises a
+    # finding, once per (row, item); reminders 14 and 1 days before, once per mark.
+    "approvals.evidence_expiry_scan": {
+        "task": "approvals.evidence_expiry_scan",
+        "schedule": crontab(minute=30, hour=5),
+        "options": {"expires": 3000},
+    },
+    # Mondays at 07:00 UTC: the weekly digest (approvals/digest.py), one email per member
+    # with something due, open or over budget; once per (member, ISO week), so a second
+    # run that week (run_due_jobs, a duplicate tick) sends nothing.
+    "approvals.weekly_digest": {
+        "task": "approvals.weekly_digest",
+        "schedule": crontab(minute=0, hour=7, day_of_week="mon"),
+        "options": {"expires": 3000},
+    },
     # Every 5 minutes: revoke open invitations that expired over 30 days ago (orgs/tasks.py).
     # A run not picked up within 290 s is dropped, so runs do not pile up without a worker.
     "orgs.expire_stale_credentials": {

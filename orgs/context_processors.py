@@ -8,6 +8,7 @@ SECTIONS = [
     ("Matrix", "approvals:matrix", True),
     ("Catalog", "evidence:catalog_list", True),
     ("Evidence", "evidence:item_list", True),
+    ("Findings", "approvals:finding_list", True),
     ("Keys", "projects:key_list", True),
     ("Members", "orgs:member_list", True),
     ("Audit", "orgs:audit_list", True),

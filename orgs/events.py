@@ -19,7 +19,10 @@ logger = logging.getLogger(__name__)
 
 KIND = re.compile(r"^[a-z][a-z_]*(\.[a-z][a-z_]*)+$")
 # Topics subscribers can pick from (webhooks and notification settings, issue #8).
-CATEGORIES = ("member", "security", "key", "usage", "billing", "approval", "catalog", "finding")
+# Payload keys that name an event's subject, in the order a title prefers them.
+TITLE_NAMES = ("name", "finding", "rule", "source_name", "email", "url", "project")
+CATEGORIES = ("member", "security", "key", "usage", "billing", "approval", "catalog", "finding",
+              "evidence")
 
 
 class NotificationEvent(models.Model):
@@ -51,6 +54,16 @@ class NotificationEvent(models.Model):
     @property
     def category(self) -> str:
         return self.kind.split(".", 1)[0]
+
+    @property
+    def title(self) -> str:
+        """A readable line for people: "Approval renewal reminder: support-api production",
+        from the kind and the first name the payload gives."""
+        category, _, verb = self.kind.partition(".")
+        text = f"{category.capitalize()} {verb.replace('_', ' ')}".strip()
+        name = next((value for key in TITLE_NAMES
+                     if isinstance(value := self.payload.get(key), str) and value), "")
+        return f"{text}: {name}"[:150] if name else text
 
 
 def event_emit(*, org, kind: str, subject=None, payload: dict | None = None,

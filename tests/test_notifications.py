@@ -23,17 +23,18 @@ def recipients(org):
 
 
 def test_key_events_reach_security_and_email_once(personas, org_a):
-    emit(org_a, "key.revoked", key="gvk_test_abc", reason="rotated")
+    emit(org_a, "key.revoked", name="support-api production", reason="rotated")
     result = event_fan_out(org=org_a)
     assert recipients(org_a) == {"security@acme.test"}
     [notification_id] = result.emails
     assert services.notification_email_send(org=org_a, notification_id=notification_id)
     assert not services.notification_email_send(org=org_a, notification_id=notification_id)
     [message] = mail.outbox
-    assert message.to == ["security@acme.test"] and "key.revoked" in message.subject
+    assert message.to == ["security@acme.test"]
+    assert message.subject == "[Acme] Key revoked: support-api production (key.revoked)"
     assert "reason: rotated" in message.body
     html = message.alternatives[0][0]
-    assert "<code>key.revoked</code>" in html
+    assert "Key revoked: support-api production" in html and "key.revoked</code>" in html
 
 
 def test_fan_out_twice_notifies_once(personas, org_a):

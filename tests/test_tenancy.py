@@ -7,7 +7,8 @@ import re
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from approvals.models import SmokeRun
+from approvals.findings import finding_raise
+from approvals.models import EvidencePack, SmokeRun
 from approvals.services import deny_rule_create
 from orgs.roles import Role
 from orgs.services import invitation_create, personal_token_create
@@ -82,6 +83,17 @@ def tenants(personas, project_a, caller_a, outsider, project_b, caller_b, org_b)
     foreign += [row_b.public_id, item_b.public_id, run_b.public_id]
     own = [project_a.public_id, caller_a.public_id, personas["member"].public_id,
            deny_a.public_id, row_a.public_id, item_a.public_id, run_a.public_id]
+    finding_b, _ = finding_raise(org=org_b, kind="unowned_calls", dedupe_key="theirs",
+                                 title="Theirs", row=row_b)
+    finding_a, _ = finding_raise(org=personas["owner"].org, kind="unowned_calls",
+                                 dedupe_key="ours", title="Ours", row=row_a)
+    foreign += [row_b.public_id, item_b.public_id, finding_b.public_id]
+    own = [project_a.public_id, caller_a.public_id, personas["member"].public_id,
+           deny_a.public_id, row_a.public_id, item_a.public_id, finding_a.public_id]
+    pack_b, pack_a = (EvidencePack.objects.create(org=r.org, row=r, requested_by=m)
+                      for r, m in ((row_b, outsider), (row_a, personas["owner"])))
+    foreign.append(pack_b.public_id)
+    own.append(pack_a.public_id)
     return {"own": [str(u) for u in own], "foreign": [str(u) for u in foreign]}
 
 

@@ -4,9 +4,19 @@ Authenticated only by a team credential (`Authorization: Bearer gvk_...` or `gvt
 the credential names the org, so there is no org in the path. Personal tokens and
 sessions are refused (401): reviewers hold no route to model calls. A well-formed
 credential that is unknown, revoked, expired or of another environment gets a 200 deny
-with its reason code, like every other deny, so a gateway has one answer shape to read."""
+with its reason code, like every other deny, so a gateway has one answer shape to read.
+
+The hot path: a well-formed JSON request with a well-formed credential is answered by a
+plain Django view (`_fast`), without DRF's request, parser, serializer and renderer
+layers (about a fifth of a decision's CPU). Anything else, a missing field, a bad
+header, a form body, goes to the DRF view below, which gives every error its field-level
+answer and documents the endpoint in the schema. Both paths call the same decide()."""
+
+import json
 
 from django.contrib.auth.models import AnonymousUser
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import extend_schema
 from rest_framework import authentication, exceptions, permissions, serializers
@@ -18,6 +28,8 @@ from approvals.models import Action, DataClass
 from projects.secrets import kind_of
 
 MAX_BATCH = 100
+_ACTIONS = frozenset(Action.values)
+_DATA_CLASSES = frozenset(DataClass.values)
 
 
 class TeamCredentialAuthentication(authentication.BaseAuthentication):
@@ -121,3 +133,68 @@ class BatchDecisionView(_DecisionView):
         queries = [Query(**item) for item in body.validated_data["requests"]]
         _, decisions = decide(request.auth, queries)
         return Response({"decisions": [d.as_dict() for d in decisions]})
+
+
+# The hot path. Each check mirrors the serializer above; a value it is unsure of (not a
+# string, blank, too long, a NUL or surrogate character) sends the request to DRF, whose
+# answer is then the only one.
+def _text(value, max_length: int):
+    if type(value) is not str:
+        return None
+    value = value.strip()
+    if not value or len(value) > max_length or "\x00" in value or not value.isprintable():
+        return None
+    return value
+
+
+def _query(item) -> Query | None:
+    if type(item) is not dict:
+        return None
+    model, environment = _text(item.get("model"), 300), _text(item.get("environment"), 64)
+    action, data_class = item.get("action"), item.get("data_class")
+    if model is None or environment is None or action not in _ACTIONS \
+            or data_class not in _DATA_CLASSES:
+        return None
+    return Query(model=model, action=action, data_class=data_class, environment=environment)
+
+
+def _one(body):
+    query = _query(body)
+    return None if query is None else [query]
+
+
+def _batch(body):
+    items = body.get("requests") if type(body) is dict else None
+    if type(items) is not list or not 0 < len(items) <= MAX_BATCH:
+        return None
+    queries = [_query(item) for item in items]
+    return None if None in queries else queries
+
+
+def _fast(view_class, parse, shape):
+    """A plain view for well-formed requests; the DRF view for everything else."""
+    drf_view = view_class.as_view()
+
+    @csrf_exempt
+    def view(request, *args, **kwargs):
+        header = request.META.get("HTTP_AUTHORIZATION", "").split()
+        if (request.method == "POST" and len(header) == 2 and header[0] == "Bearer"
+                and kind_of(header[1]) is not None
+                and request.content_type == "application/json"):
+            try:
+                queries = parse(json.loads(request.body))
+            except ValueError:
+                queries = None
+            if queries is not None:
+                _, decisions = decide(header[1], queries)
+                return JsonResponse(shape(decisions), json_dumps_params={
+                    "separators": (",", ":"), "ensure_ascii": False})
+        return drf_view(request, *args, **kwargs)
+
+    view.cls, view.initkwargs = view_class, {}  # drf-spectacular documents the DRF view
+    return view
+
+
+decision_view = _fast(DecisionView, _one, lambda decisions: decisions[0].as_dict())
+batch_decision_view = _fast(BatchDecisionView, _batch,
+                            lambda decisions: {"decisions": [d.as_dict() for d in decisions]})

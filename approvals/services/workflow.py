@@ -211,17 +211,22 @@ def _system_or_platform(actor, org, row, message):
 
 
 @transaction.atomic
-def row_mark_renewal_due(*, org, actor, row: PolicyRow) -> PolicyRow:
-    """The renewal sweep (actor=None) or platform opens the renewal review of an active
-    row that has a renewal date. Audits and emits approval.renewal_due."""
+def row_mark_renewal_due(*, org, actor, row: PolicyRow, reason: str = "") -> PolicyRow:
+    """The renewal sweep or a catalog-change trigger (actor=None), or platform, opens the
+    renewal review of an active row that has a renewal date; `reason` says why when it is
+    not the date (e.g. "gpt-4 was removed from the catalog"). Audits and emits
+    approval.renewal_due."""
     row = lock_row(org, row)
     _system_or_platform(actor, org, row, "Only platform opens a renewal review.")
     target_for(row.status, "mark_renewal_due")
     if row.renewal_date is None:
         raise ValidationError({"renewal_date": "This row has no renewal date."})
+    why = {"reason": reason} if reason else {}
     return move(org=org, actor=actor, row=row, verb="mark_renewal_due",
-                kind="approval.renewal_due", payload={"renewal_date": row.renewal_date,
-                                                      "audience": row_audience(row)})
+                kind="approval.renewal_due",
+                changes={"reason": [None, reason]} if reason else None,
+                payload={"renewal_date": row.renewal_date, "audience": row_audience(row),
+                         **why})
 
 
 @transaction.atomic

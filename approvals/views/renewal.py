@@ -1,12 +1,14 @@
 """The renewal review page of one row: the seed's checklist, the row's evidence and its
 usage against budget. Every member reads it (approvals:read); security reviewers and
 platform, never the row's requester (permissions.can_renew), start, answer and decide the
-review by posting a `step` (start, answer, decide) to the same URL. Renewing hands the
-new version to the three sign-offs on the row page."""
+review: each step posts to its own URL (renewal/start/, renewal/answer/, renewal/decide/)
+and answers with the review panel. Renewing hands the new version to the three sign-offs
+on the row page."""
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import render
 from django.urls import reverse
+from django.views.decorators.http import require_POST
 
 from approvals import selectors, services
 from approvals.permissions import can_renew
@@ -62,11 +64,13 @@ def _open_review(request, row):
 
 
 def _start(request, row):
+    """Start the renewal review of a row in renewal due."""
     services.renewal_review_start(org=request.org, actor=request.membership, row=row)
     return done(request, _here(request, row), "Renewal review started.")
 
 
 def _answer(request, row):
+    """Save the answers to the five areas, the proposed date and a comment."""
     review = _open_review(request, row)
     evidence = selectors.row_evidence_items(org=request.org, row=row)
     form = RenewalAnswerForm(request.POST, evidence=evidence)
@@ -84,6 +88,7 @@ def _answer(request, row):
 
 
 def _decide(request, row):
+    """Decide the review: renew, rework or revoke."""
     review = _open_review(request, row)
     form = RenewalDecideForm(request.POST)
     if form.is_valid():
@@ -97,26 +102,37 @@ def _decide(request, row):
     return _page(request, row, status=400, decide_form=form)
 
 
-_STEPS = {"start": _start, "answer": _answer, "decide": _decide}
 _DONE = {"renew": "Renewal proposed: the new version now waits for the three sign-offs.",
          "rework": "Sent back to the requester for rework.", "revoke": "Row revoked."}
 
 
 @org_view(scope="approvals:read")
 def renewal_review(request, public_id):
-    """GET: the checklist, evidence and usage of one row. POST step=start|answer|decide."""
+    """The checklist, evidence and usage of one row, and the review's forms."""
     row = selectors.row_get(org=request.org, public_id=public_id)
-    if request.method != "POST":
-        return _page(request, row)
-    if not can_renew(request.membership, row):
-        raise PermissionDenied("Only a security reviewer or platform reviews a renewal, "
-                               "never the row's requester.")
-    step = _STEPS.get(request.POST.get("step", ""))
-    if step is None:
-        return _page(request, row, status=400, error="Unknown step.")
-    try:
-        return step(request, row)
-    except InvalidTransition as exc:
-        return _page(request, row, status=409, error=str(exc))
-    except ValidationError as exc:  # starting twice: the review is open already
-        return _page(request, row, status=400, error=" ".join(exc.messages))
+    return _page(request, row)
+
+
+def _step(step):
+    """One POST view per step: the row, who may act, and the refusals as the panel."""
+    @require_POST
+    @org_view(scope="approvals:read")
+    def view(request, public_id):
+        row = selectors.row_get(org=request.org, public_id=public_id)
+        if not can_renew(request.membership, row):
+            raise PermissionDenied("Only a security reviewer or platform reviews a renewal, "
+                                   "never the row's requester.")
+        try:
+            return step(request, row)
+        except InvalidTransition as exc:
+            return _page(request, row, status=409, error=str(exc))
+        except ValidationError as exc:  # starting twice: the review is open already
+            return _page(request, row, status=400, error=" ".join(exc.messages))
+    view.__name__ = view.__qualname__ = f"renewal_{step.__name__.strip('_')}"
+    view.__doc__ = step.__doc__
+    return view
+
+
+renewal_start = _step(_start)
+renewal_answer = _step(_answer)
+renewal_decide = _step(_decide)

@@ -19,6 +19,7 @@ from approvals import selectors, services
 from approvals.checklist import row_evidence_context
 from approvals.lint import lint_row
 from approvals.models import Action, DataClass, RenewalTrigger, SignOff
+from approvals.packs.selectors import row_pack_context
 from approvals.permissions import (
     can_edit,
     can_grant_reviewer,
@@ -31,6 +32,7 @@ from approvals.permissions import (
 )
 from approvals.row_forms import MoveForm, ReviewerGrantForm, SignForm
 from approvals.smoke_tests import row_smoke_context
+from approvals.views.findings import row_findings_context
 from approvals.workflow import EDITABLE, NEXT, InvalidTransition, Status
 from orgs.decorators import org_view
 from orgs.forms import add_service_error
@@ -151,6 +153,8 @@ def _page_context(request, row, *, error_verb=None, move_form=None, sign_form=No
         timeline=selectors.row_timeline(org=org, row=row))
     context.update(row_evidence_context(row=row, actor=actor))
     context.update(row_smoke_context(row=row, actor=actor))
+    context.update(row_pack_context(actor=actor, row=row))
+    context.update(row_findings_context(org=org, row=row))  # _row_findings.html
     return context
 
 

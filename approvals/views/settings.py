@@ -6,6 +6,7 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from approvals import selectors, services
+from approvals.catalog_triggers import catalog_renewal_labels
 from approvals.permissions import can_edit_approval_settings
 from approvals.renewal_forms import ApprovalSettingsForm, add_service_error
 from orgs.decorators import org_view
@@ -14,7 +15,8 @@ from orgs.views import done
 
 @org_view(scope="approvals:read")
 def approval_settings(request):
-    """Renewal limit, reminder days, expiry grace and decision log of the org."""
+    """Renewal limit, reminder days, expiry grace, decision log and catalog-change rules
+    of the org."""
     editable = can_edit_approval_settings(request.membership)
     if request.method == "POST" and not editable:
         raise PermissionDenied("Only admins and owners change the approval settings.")
@@ -30,6 +32,7 @@ def approval_settings(request):
         else:
             return done(request, reverse("approvals:settings", args=[request.org.slug]),
                         "Approval settings saved.")
-    context = {"form": form, "editable": editable, "settings": current}
+    context = {"form": form, "editable": editable, "settings": current,
+               "catalog_renewal_labels": catalog_renewal_labels(current)}
     return render(request, "approvals/settings.html", context,
                   status=400 if form.errors else 200)

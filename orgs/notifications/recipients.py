@@ -19,12 +19,16 @@ ROLE_AUDIENCE = {
     "finding": {Role.SECURITY},
 }
 # Categories that email by default (the rest are in-app only until a person opts in).
-EMAIL_BY_DEFAULT = {"security", "key", "billing", "webhook"}
+EMAIL_BY_DEFAULT = {"security", "key", "billing", "webhook", "digest"}
 # Single kinds that email by default in a category that does not: a row's renewal
 # reminders, overdue notice and expiry (approvals/jobs.py) must reach its owners' inbox.
 # (approval.renewal_due stays in-app: it comes with the first reminder's email.)
+# A scheduled catalog refresh that stopped working is told once (evidence/refresh.py): by
+# email, or nobody notices the catalog going stale.
+# So must a row's expired or expiring evidence (approvals/evidence_expiry.py).
 EMAIL_KINDS_BY_DEFAULT = {"approval.renewal_reminder", "approval.renewal_overdue",
-                          "approval.expired"}
+                          "approval.expired", "catalog.refresh_failed", "evidence.expired",
+                          "evidence.expiring"}
 CATEGORY_LABELS = {
     "member": "Members and roles",
     "security": "Security policy and sign-ins",
@@ -35,6 +39,10 @@ CATEGORY_LABELS = {
     "catalog": "Model catalog changes",
     "webhook": "Webhook endpoints",
     "finding": "Findings (reconciliation, catalog changes, expired evidence)",
+    "evidence": "Evidence of your rows: collected, reviewed, expiring, expired",
+    # Not an event category: the weekly digest email (approvals/digest.py) reads this one
+    # preference (email on or off; it has no in-app form).
+    "digest": "Weekly digest of what is due, open and over budget",
 }
 
 

@@ -64,7 +64,7 @@ def notification_email_send(*, org, notification_id: int) -> bool:
     }
     try:
         send_mail(
-            subject=f"[{org.name}] {notification.event.kind}",
+            subject=f"[{org.name}] {notification.event.title} ({notification.event.kind})",
             message=render_to_string("orgs/email/notification.txt", context),
             html_message=render_to_string("orgs/email/notification.html", context),
             from_email=None, recipient_list=[notification.user.email],

@@ -12,6 +12,7 @@ CATEGORY_HELP = {
     "approval": "approval transitions, sign-offs, renewals due, expiries",
     "catalog": "catalog imports and changes",
     "finding": "findings raised: reconciliation, catalog changes, expired evidence",
+    "evidence": "evidence collected, reviewed, expiring and expired; evidence packs built",
     "webhook": "endpoints disabled after failures, test events",
 }
 

@@ -86,13 +86,14 @@ def attach_required_evidence(row, people, *, review=None, actions=None, valid_un
     """Collect and attach every item the row's checklist requires (smoke tests passed for
     each allowed action, or for `actions`), as the row's evidence owner; `review`
     ("accepted"/"rejected") has security review each. Returns the items."""
-    from approvals.checklist import required_controls
+    from approvals.checklist import evidence_rules_get, required_controls
     from approvals.services.evidence import row_evidence_collect
     from evidence.items import evidence_item_review
 
     lines = required_controls(tier=row.environment.tier,
                               actions=row.allowed_actions if actions is None else actions,
-                              data_classes=row.data_classes)
+                              data_classes=row.data_classes,
+                              rules=evidence_rules_get(org=row.org))
     items = []
     for line in lines:
         content = {"passed": True} if line.action else {"note": line.label}

@@ -10,6 +10,7 @@ the message of the killed worker is delivered again (acks_late) within seconds, 
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -98,7 +99,13 @@ def due_rows(make_row):
 
 
 def emails_in(*workers) -> int:
-    return sum(w.log().count(f"] {REMINDER}") for w in workers)
+    return sum(_subjects(w.log()).count(REMINDER) for w in workers)
+
+
+def _subjects(log: str) -> list[str]:
+    """The kind at the end of each email's Subject header (unfolded): "... (kind)"."""
+    unfolded = re.sub(r"\n[ \t]+", " ", log)
+    return re.findall(r"^Subject: .*\(([a-z_.]+)\)$", unfolded, flags=re.M)
 
 
 def scans_done(*workers) -> int:

@@ -17,7 +17,9 @@ from tests.conftest import ROLES, login
 
 URL = "/o/acme/settings/approvals/"
 GOOD = {"max_renewal_days": "60", "reminder_days": "7, 30, 14", "expiry_grace_days": "2",
-        "decision_log": "sampled", "decision_log_sample_percent": "25"}
+        "decision_log": "sampled", "decision_log_sample_percent": "25",
+        "catalog_price_tolerance_percent": "10",
+        "catalog_renewal_changes": ["removed", "deprecation", "family"]}
 
 
 def test_an_org_without_settings_gets_the_product_defaults(org_a):

@@ -106,3 +106,48 @@ def test_python_client_against_a_live_server(live_server, secret, live_row):
     with pytest.raises(client.DecisionError, match="did not answer"):
         client.decide("http://127.0.0.1:9", secret, model="m", action="chat",
                       data_class="internal", environment="production", timeout=0.5)
+
+
+@pytest.mark.parametrize("body", [
+    {**BODY, "model": "  gpt-chat  "},                  # trimmed, as the serializer does
+    {**BODY, "unknown": "ignored"},                      # extra fields are ignored
+    {**BODY, "environment": "staging"},                  # a deny
+    {**BODY, "model": "gpt-missing"},
+])
+def test_the_fast_path_answers_as_the_drf_view(secret, live_row, body, rf):
+    """Well-formed requests skip DRF's layers; the answer is the DRF view's, byte for
+    byte in meaning."""
+    import json
+
+    from approvals.decisions.api import DecisionView
+
+    live_row()
+    fast = api(secret).post("/api/v1/decisions", body, format="json")
+    request = rf.post("/api/v1/decisions", json.dumps(body), content_type="application/json",
+                      HTTP_AUTHORIZATION=f"Bearer {secret}")
+    slow = DecisionView.as_view()(request)
+    slow.render()
+    assert fast.status_code == slow.status_code == 200
+    assert fast.json() == json.loads(slow.content)
+
+
+@pytest.mark.parametrize("body", [
+    {**BODY, "model": None}, {**BODY, "model": ""}, {**BODY, "model": "x" * 301},
+    {**BODY, "action": "dance"}, {**BODY, "model": "gpt\x00chat"}, [BODY], "text",
+])
+def test_anything_malformed_gets_the_field_level_400(secret, live_row, body):
+    live_row()
+    response = api(secret).post("/api/v1/decisions", body, format="json")
+    assert response.status_code == 400, response.content
+    if isinstance(body, dict):
+        [field] = [k for k in BODY if body.get(k) != BODY[k]]
+        assert field in response.json()
+
+
+def test_a_form_encoded_body_is_not_the_fast_paths(secret, live_row):
+    live_row()
+    response = api(secret).post("/api/v1/decisions", BODY)  # multipart
+    assert response.status_code in (200, 415)
+    response = api(secret).post("/api/v1/decisions/batch", {"requests": [BODY] * 101},
+                                format="json")
+    assert response.status_code == 400 and "requests" in response.json()

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('evidence', '0003_usage_billing'),
+        ('evidence', '0004_catalog_refresh'),
         ('orgs', '0007_reminders'),
     ]
 

@@ -9,8 +9,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('approvals', '0005_usage_findings'),
-        ('evidence', '0004_gateway_config'),
+        ('approvals', '0010_digest_email'),
+        ('evidence', '0005_gateway_config'),
         ('orgs', '0007_reminders'),
     ]
 

@@ -243,7 +243,24 @@ def _closes(line: ChecklistLine, item: EvidenceItem) -> bool:
     if line.kind == K.SMOKE_TEST:
         # A smoke test closes its action only when it says it passed, exactly True.
         return item.action == line.action and item.content.get("passed") is True
+    if line.kind == K.ROLLBACK_TEST:
+        # A recorded rollback test that says it failed proves no way back.
+        return item.content.get("passed") is not False
     return True
+
+
+def _smoke_verdict(line: ChecklistLine, live: list[EvidenceItem]) -> EvidenceItem | None:
+    """The item that closes a smoke-test line, or None. The newest smoke test of the
+    action decides: a newer failure reopens the line. The tests of one smoke run
+    (content "run", approvals/services/smoke.py: one per model, the fallback's included)
+    are judged together, so one failed model fails the action for that run."""
+    tests = [item for item in live if item.kind == K.SMOKE_TEST and item.action == line.action]
+    if not tests:
+        return None
+    newest = tests[0]
+    run = newest.content.get("run") if isinstance(newest.content, dict) else None
+    group = [item for item in tests if run and item.content.get("run") == run] or [newest]
+    return newest if all(_closes(line, item) for item in group) else None
 
 
 def row_checklist(row: PolicyRow, *, today: date | None = None, links=None,
@@ -251,9 +268,10 @@ def row_checklist(row: PolicyRow, *, today: date | None = None, links=None,
     """The row's checklist under the org's evidence rules (`rules`, else read along with
     the row or its links): each required control with its state (missing, pending,
     accepted, rejected, expired) judged by the newest live (not superseded) item that
-    closes it. One query for the links (none when `links` is given; one more only for a
-    row without links that was not loaded by selectors.row_get); the row's environment
-    should be loaded already."""
+    closes it; a smoke-test line by the newest smoke test (run) of its action
+    (_smoke_verdict). One query for the links (none when `links` is given; one more only
+    for a row without links that was not loaded by selectors.row_get); the row's
+    environment should be loaded already."""
     today = today or timezone.localdate()
     links = list(row_links(row) if links is None else links)
     items = [link.item for link in links]
@@ -264,7 +282,10 @@ def row_checklist(row: PolicyRow, *, today: date | None = None, links=None,
     lines = required_controls(tier=row.environment.tier, actions=row.allowed_actions,
                               data_classes=row.data_classes, rules=rules)
     for line in lines:
-        line.item = next((item for item in live if _closes(line, item)), None)
+        if line.kind == K.SMOKE_TEST:
+            line.item = _smoke_verdict(line, live)
+        else:
+            line.item = next((item for item in live if _closes(line, item)), None)
         line.state = _state(line.item, today) if line.item else State.MISSING
     return Checklist(lines=lines, items=items)
 

@@ -605,6 +605,112 @@ class DigestEmail(models.Model):
         return f"Digest {self.week} for {self.member_id}"
 
 
+class SmokeRun(models.Model):
+    """One run of a row's route smoke tests (approvals/services/smoke.py): a synthetic
+    request per (allowed action, model that serves it) of the row and of its fallback row,
+    and a rollback test, sent by the Celery task approvals.smoke_run. `plan` is fixed when
+    the run starts: [{"kind": "smoke_test"|"rollback_test", "action", "model", "entry",
+    "fallback": bool}], and `notes` says what could not be tested and why."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        PASSED = "passed", "Passed"
+        FAILED = "failed", "Failed"
+        ERROR = "error", "Could not run"
+
+    DONE = frozenset({Status.PASSED, Status.FAILED, Status.ERROR})
+
+    org = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="+")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    row = models.ForeignKey(PolicyRow, on_delete=models.PROTECT, related_name="smoke_runs")
+    row_version = models.PositiveIntegerField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    plan = models.JSONField(default=list)
+    notes = models.JSONField(default=list, blank=True)
+    progress = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    passed_count = models.PositiveIntegerField(default=0)
+    failed_count = models.PositiveIntegerField(default=0)
+    error = models.CharField(max_length=500, blank=True)
+    started_by = models.ForeignKey("orgs.Membership", null=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    started_by_label = models.CharField(max_length=254)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    # Written after every request: a run whose heartbeat is old lost its worker, and the
+    # redelivered task may take it over (services/smoke.py STALE_AFTER).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OrgScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(
+            fields=["row"], condition=models.Q(status__in=["queued", "running"]),
+            name="smokerun_one_active_per_row")]
+        indexes = [models.Index(fields=["org", "row", "-created_at"])]
+
+    def __str__(self):
+        return f"Smoke run of {self.row_id} ({self.status})"
+
+    @property
+    def is_done(self) -> bool:
+        return self.status in self.DONE
+
+    @property
+    def percent(self) -> int:
+        if self.is_done:
+            return 100
+        return int(100 * self.progress / self.total) if self.total else 0
+
+
+class SmokeResult(models.Model):
+    """One request of a smoke run and what came back; `item` is the evidence it produced
+    (a smoke_test or rollback_test item attached to the run's row). Request metadata only:
+    method, URL and the synthetic body, never the key."""
+
+    org = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="+")
+    run = models.ForeignKey(SmokeRun, on_delete=models.PROTECT, related_name="results")
+    position = models.PositiveIntegerField()
+    kind = models.CharField(max_length=24)  # EvidenceItem.Kind: smoke_test or rollback_test
+    action = models.CharField(max_length=32, choices=Action.choices)
+    model = models.CharField(max_length=300)
+    fallback = models.BooleanField(default=False)
+    method = models.CharField(max_length=8)
+    url = models.CharField(max_length=800)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    shape_ok = models.BooleanField(default=False)
+    shape = models.CharField(max_length=200, blank=True)
+    usage = models.JSONField(default=dict, blank=True)
+    passed = models.BooleanField(default=False)
+    error = models.CharField(max_length=500, blank=True)
+    item = models.ForeignKey("evidence.EvidenceItem", null=True, blank=True,
+                             on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = OrgScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["run", "position"]
+        constraints = [models.UniqueConstraint(fields=["run", "position"],
+                                               name="smokeresult_once_per_position")]
+
+    def __str__(self):
+        return f"{self.action} on {self.model}: {'passed' if self.passed else 'failed'}"
+
+    @property
+    def total_tokens(self):
+        usage = self.usage or {}
+        if "total_tokens" in usage:
+            return usage["total_tokens"]
+        parts = [usage.get(k) for k in ("prompt_tokens", "completion_tokens", "input_tokens",
+                                         "output_tokens") if usage.get(k) is not None]
+        return sum(parts) if parts else None
+
+
 # The decision service's spend counters (approvals/decisions/): imported so the app
 # registry finds them under this app.
 from approvals.decisions.models import SpendCounter  # noqa: E402,F401

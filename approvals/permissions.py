@@ -148,6 +148,16 @@ def can_attach_evidence(actor: Membership, row: PolicyRow) -> bool:
     return actor.pk in owners or actor.has_scope(PLATFORM_SCOPE)
 
 
+def can_run_smoke_tests(actor: Membership, row: PolicyRow) -> bool:
+    """The row's evidence owner and engineering owner, and platform, run its route smoke
+    tests (they send real, if synthetic, traffic through the gateway key), while the row is
+    not finished (revoked or expired). The requester and app owner ask one of them."""
+    if not _same_org(actor, row) or row.status in _EVIDENCE_CLOSED:
+        return False
+    return (actor.pk in (row.evidence_owner_id, row.engineering_owner_id)
+            or actor.has_scope(PLATFORM_SCOPE))
+
+
 def can_handle_finding(actor: Membership, finding) -> bool:
     """Who acknowledges, resolves and reassigns a finding: its owner, security reviewers
     and platform (org admins and owners)."""

@@ -213,6 +213,9 @@ EVENT_TITLES = {
     "approval.renewed": "Renewed", "approval.suspended": "Suspended",
     "approval.resumed": "Resumed", "approval.revoked": "Revoked",
     "approval.expired": "Expired", "approval.reviewer_granted": "Reviewer named",
+    "approval.smoke_run_started": "Smoke tests started",
+    "approval.smoke_tested": "Smoke test recorded",
+    "approval.smoke_run_finished": "Smoke tests finished",
     "approval.audit_extract_collected": "Audit extract collected",
 }
 

@@ -20,6 +20,7 @@ from approvals.evidence_expiry import evidence_expiry_scan
 from approvals.jobs import renewal_scan
 from approvals.packs.build import pack_build
 from approvals.reconcile import reconcile_import
+from approvals.services.smoke import smoke_run_execute
 from evidence.models import UsageImport
 from orgs.jobs import recorded
 from orgs.models import Organization
@@ -59,6 +60,18 @@ def renewal_scan_for_org_task(org_id: int) -> dict:
     if any(v for k, v in result.items() if k != "rows"):
         logger.info("Renewal scan of org %s: %s", org.slug, result)
     return result
+
+
+@shared_task(name="approvals.smoke_run", **RETRY)
+def smoke_run_task(org_id: int, run_id: int) -> str | None:
+    """Run smoke run run_id of org org_id (services.smoke.smoke_run_execute): one
+    synthetic request per planned step, each recorded as evidence. Returns the run's
+    status, or None when the org is gone, the run is finished or a live worker holds it."""
+    org = Organization.objects.filter(pk=org_id).first()
+    if org is None:
+        return None
+    run = smoke_run_execute(org=org, run_id=run_id)
+    return run.status if run is not None else None
 
 
 @shared_task(name="approvals.build_evidence_pack", **RETRY)

@@ -15,6 +15,7 @@ from approvals.views import (
     requests,
     rows,
     settings,
+    smoke,
 )
 
 app_name = "approvals"
@@ -50,6 +51,9 @@ urlpatterns = [
          name="row_evidence_review"),
     path(ROW + "evidence/<uuid:item_id>/download/", evidence.evidence_download,
          name="evidence_download"),
+    # Route smoke tests of a row (views/smoke.py).
+    path(ROW + "smoke/", smoke.row_smoke_start, name="row_smoke_start"),
+    path(ROW + "smoke/<uuid:run_id>/", smoke.smoke_run_detail, name="smoke_run"),
     # Audit extracts and evidence packs (views/packs.py).
     path(ROW + "audit-extract/", packs.row_audit_extract, name="row_audit_extract"),
     path("packs/", packs.pack_list, name="pack_list"),

@@ -199,13 +199,17 @@ def evidence_item_review(*, org, actor, item: EvidenceItem, decision: str,
     return item
 
 
-def evidence_item_collect_system(*, org, kind: str, title: str, content: dict) -> EvidenceItem:
+def evidence_item_collect_system(*, org, kind: str, title: str, content: dict,
+                                 action: str = "") -> EvidenceItem:
     """Automatic collection from the product's own data (collector "system"), for use
     inside another audited service that names the item in its own audit event (the screen
     step records its catalog evidence this way, so each move keeps one audit event).
+    The route smoke tests record each result this way, with the `action` it exercised.
     Writes no audit event of its own; call it only inside that caller's transaction."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("evidence_item_collect_system runs inside an audited service")
+    if action and action not in Action.values:
+        raise ValueError(f"Unknown action {action!r}")
     return EvidenceItem.objects.create(
-        org=org, kind=kind, title=title[:200], content=content, collector=None,
+        org=org, kind=kind, title=title[:200], content=content, action=action, collector=None,
         collector_label="system", sha256=canonical_sha256(content=content, url=""))

@@ -464,3 +464,31 @@ class BillingLine(models.Model):
 
     def __str__(self):
         return f"{self.provider} {self.model} {self.period_start}: {self.amount_usd} USD"
+
+
+class GatewayConfig(models.Model):
+    """The org's OpenAI-compatible gateway that route smoke tests call (evidence/gateway.py
+    writes it; approvals/services/smoke.py uses it). A fact source, not row policy.
+
+    The test key is stored encrypted (orgs/crypto.py) and never shown again: pages say only
+    when it was set and by whom. No save() logic: gateway_config_update checks the URL
+    (SSRF rule) and the bounds."""
+
+    DEFAULT_TIMEOUT = 20
+
+    org = models.OneToOneField("orgs.Organization", on_delete=models.PROTECT, related_name="+")
+    base_url = models.URLField(max_length=500, help_text="OpenAI-compatible base URL, e.g. "
+                               "https://gateway.example/v1.")
+    key_encrypted = models.TextField()
+    timeout_seconds = models.PositiveSmallIntegerField(default=DEFAULT_TIMEOUT)
+    key_set_at = models.DateTimeField(default=timezone.now)
+    key_set_by = models.ForeignKey("orgs.Membership", null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(default=timezone.now)
+    updated_by = models.ForeignKey("orgs.Membership", null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+
+    objects = OrgScopedQuerySet.as_manager()
+
+    def __str__(self):
+        return f"Gateway {self.base_url}"

@@ -4,7 +4,7 @@ usage/, one namespace."""
 
 from django.urls import include, path
 
-from evidence import views
+from evidence import gateway_views, views
 from evidence.usage import views as usage_views
 
 app_name = "evidence"
@@ -30,4 +30,6 @@ urlpatterns = [
     path("catalog/", include(catalog_patterns)),
     path("usage/", include(usage_patterns)),
     path("evidence/", include("evidence.item_urls")),
+    # The smoke-test gateway (evidence/gateway_views.py), among the org's settings.
+    path("settings/gateway/", gateway_views.gateway_settings, name="gateway_settings"),
 ]

@@ -216,6 +216,9 @@ FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY")
 # Webhooks to loopback/private/link-local addresses are refused (SSRF) unless this is on;
 # on by default only in DEBUG. Tests turn it on where they run a local receiver.
 WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", DEBUG)
+# The same rule for the smoke-test gateway's base URL (evidence/gateway.py): a gateway on
+# an internal address needs this on (docs/smoke-tests.md). Tests run a local stub.
+GATEWAY_ALLOW_PRIVATE_NETWORKS = env_bool("GATEWAY_ALLOW_PRIVATE_NETWORKS", DEBUG)
 
 # CACHE_URL: locmem:// (one process) by default; redis://host:6379/N in production, where
 # every process must see a key revocation on its next request (projects/credentials.py).

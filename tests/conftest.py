@@ -15,7 +15,7 @@ from tests.factories import (
     ProjectFactory,
 )
 
-pytest_plugins = ["tests.components", "tests.sso_components"]
+pytest_plugins = ["tests.components", "tests.sso_components", "tests.gateway_stub"]
 
 ROLES = [r.value for r in Role]
 

@@ -8,7 +8,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from approvals.findings import finding_raise
-from approvals.models import EvidencePack
+from approvals.models import EvidencePack, SmokeRun
 from approvals.services import deny_rule_create
 from evidence.models import UsageImport
 from orgs.roles import Role
@@ -79,6 +79,11 @@ def tenants(personas, project_a, caller_a, outsider, project_b, caller_b, org_b)
                EnvironmentFactory(project=project_b).public_id, deny_b.public_id]
     row_b, item_b = _row_with_evidence(project_b, caller_b)
     row_a, item_a = _row_with_evidence(project_a, caller_a)
+    run_b, run_a = (SmokeRun.objects.create(org=r.org, row=r, row_version=1,
+                                            started_by_label="walker") for r in (row_b, row_a))
+    foreign += [row_b.public_id, item_b.public_id, run_b.public_id]
+    own = [project_a.public_id, caller_a.public_id, personas["member"].public_id,
+           deny_a.public_id, row_a.public_id, item_a.public_id, run_a.public_id]
     finding_b, _ = finding_raise(org=org_b, kind="unowned_calls", dedupe_key="theirs",
                                  title="Theirs", row=row_b)
     finding_a, _ = finding_raise(org=personas["owner"].org, kind="unowned_calls",

@@ -31,6 +31,7 @@ from approvals.permissions import (
     grants_of,
 )
 from approvals.row_forms import MoveForm, ReviewerGrantForm, SignForm
+from approvals.smoke_tests import row_smoke_context
 from approvals.views.findings import row_findings_context
 from approvals.workflow import EDITABLE, NEXT, InvalidTransition, Status
 from orgs.decorators import org_view
@@ -151,6 +152,7 @@ def _page_context(request, row, *, error_verb=None, move_form=None, sign_form=No
         lint_findings=lint_row(org=org, row=row),
         timeline=selectors.row_timeline(org=org, row=row))
     context.update(row_evidence_context(row=row, actor=actor))
+    context.update(row_smoke_context(row=row, actor=actor))
     context.update(row_pack_context(actor=actor, row=row))
     context.update(row_findings_context(org=org, row=row))  # _row_findings.html
     return context

@@ -19,20 +19,23 @@ def _blocked(ip: ipaddress._BaseAddress) -> bool:
             or ip.is_multicast or ip.is_unspecified)
 
 
-def check_destination(url: str):
-    """Raise ValidationError({"url": ...}) if url is not an allowed webhook destination."""
+def check_destination(url: str, *, field: str = "url", allow_private: bool | None = None,
+                      who: str = "Webhooks"):
+    """Raise ValidationError({field: ...}) if url is not an allowed destination. Webhooks
+    use the defaults; the smoke-test gateway (evidence/gateway.py) passes its own field,
+    name and setting (GATEWAY_ALLOW_PRIVATE_NETWORKS)."""
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise ValidationError({"url": "Use an http:// or https:// URL with a host name."})
-    if settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS:
+        raise ValidationError({field: "Use an http:// or https:// URL with a host name."})
+    if settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS if allow_private is None else allow_private:
         return
     try:
         infos = socket.getaddrinfo(parsed.hostname, parsed.port or 443, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError):
-        raise ValidationError({"url": f"The host {parsed.hostname} does not resolve."}) from None
+        raise ValidationError({field: f"The host {parsed.hostname} does not resolve."}) from None
     for info in infos:
         ip = ipaddress.ip_address(info[4][0].split("%")[0])
         if _blocked(ip):
-            raise ValidationError({"url": f"{parsed.hostname} resolves to {ip}, a loopback, "
-                                          "private or link-local address. Webhooks only go to "
+            raise ValidationError({field: f"{parsed.hostname} resolves to {ip}, a loopback, "
+                                          f"private or link-local address. {who} only go to "
                                           "public addresses."})

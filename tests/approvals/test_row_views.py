@@ -509,8 +509,9 @@ def test_dashboard_links_the_inbox_with_its_count(client, cast, make_row):
 # (in review only); spend counters; the lint snapshot (rows, their models, live signatures,
 # catalog snapshots, current models); audit events; evidence links; the evidence
 # section's checklist (the row's items with their links); the findings include's open
-# findings and its spend chart's counters (two more, issue #7).
-ROW_PAGE_QUERIES = 19
+# findings and its spend chart's counters (two more, issue #7); the smoke-test section's
+# latest runs and the org's gateway (two more, approvals/smoke_tests.py, issue #7).
+ROW_PAGE_QUERIES = 21
 
 
 @pytest.mark.parametrize("others", [10, 500])

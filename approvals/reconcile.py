@@ -322,10 +322,11 @@ def _check_billing(ctx: _Context, tolerance: Decimal) -> None:
                            "tolerance_percent": f"{tolerance}"})
 
 
-def reconcile_import(*, org, job: UsageImport) -> Outcome:
+def reconcile_import(*, org, job: UsageImport, pause=None) -> Outcome:
     """Reconcile one committed import of org (see the module docstring). Safe to run
     twice and concurrently: the second run returns Outcome(skipped=True) and changes
-    nothing. A job that has not succeeded is skipped too (it wrote no lines)."""
+    nothing. A job that has not succeeded is skipped too (it wrote no lines). pause(job
+    pk), a test hook, runs just before the transaction commits."""
     if job.org_id != org.pk:
         raise ValueError("This import belongs to another organization.")
     outcome = Outcome()
@@ -358,6 +359,8 @@ def reconcile_import(*, org, job: UsageImport) -> Outcome:
                        else Decimal(tolerance))
         claim.counts = outcome.as_dict()
         claim.save(update_fields=["counts"])
+        if pause is not None:
+            pause(job.pk)
     logger.info("Reconciled import %s of org %s: %s", job.public_id, org.slug, claim.counts)
     return outcome
 

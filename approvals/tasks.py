@@ -28,8 +28,9 @@ from orgs.task_helpers import RETRY, for_each_org
 
 logger = logging.getLogger(__name__)
 
-# Test-only: milliseconds the scan sleeps after each row, so that a test can SIGKILL a
-# worker mid-batch (tests/approvals/test_renewal_jobs.py). Unset (0) everywhere else.
+# Test-only: milliseconds the scan sleeps after each row (and reconciliation before it
+# commits), so that a test can SIGKILL a worker mid-batch (tests/approvals/
+# test_renewal_worker.py, test_reconcile_worker.py). Unset (0) everywhere else.
 SCAN_DELAY_ENV = "GOVERNANCE_TEST_RENEWAL_SCAN_DELAY_MS"
 
 
@@ -95,7 +96,7 @@ def reconcile_usage_import_task(org_id: int, job_id: int) -> dict:
     job = UsageImport.objects.for_org(org).filter(pk=job_id).first() if org else None
     if job is None:
         return {}
-    outcome = reconcile_import(org=org, job=job)
+    outcome = reconcile_import(org=org, job=job, pause=_delay_hook())
     return {"skipped": True} if outcome.skipped else outcome.as_dict()
 
 

@@ -36,6 +36,7 @@ from approvals.services.settings import approval_settings_update
 from approvals.workflow import Status
 from evidence.items import evidence_item_review
 from evidence.models import CatalogEntry, CatalogSnapshot
+from evidence.usage.services import usage_batch_push
 from orgs.roles import Role
 
 S = Status
@@ -249,3 +250,43 @@ def seed_rows(*, org, members: dict, former_engineer) -> dict[str, PolicyRow]:
     # under the old 90-day maximum now show up on the lint page until they are renewed.
     approval_settings_update(org=org, actor=cast.owner, max_renewal_days=60)
     return rows
+
+
+def seed_usage(*, org, members: dict) -> tuple:
+    """This month's usage and billing as finance would push them over the API, so the
+    findings page, the charts and the spend counters have something to show. The lines
+    are chosen to raise one finding of each usage rule when they are reconciled (after
+    the seed commits: the usage_imported receiver queues approvals.reconcile_usage_import):
+    calls of the approved route, a model the row does not approve, the production key
+    used from staging, a key nobody knows, a project with no row in force; and a billing
+    line well above what the gateway reported."""
+    support = org.projects.get(slug="support-assistant")
+    prod_key = support.callers.get(name="support-api").api_keys.get(
+        environment__name="production")
+    now = timezone.now().replace(minute=0, second=0, microsecond=0)
+    finance = members[Role.FINANCE]
+
+    def line(n, hours_ago, **fields):
+        return {"id": f"demo-{n}", "occurred_at": (now - timedelta(hours=hours_ago)).isoformat(),
+                "provider": "openai", "action": "chat", "requests": 1, **fields}
+
+    key = {"api_key": prod_key.prefix}
+    usage = usage_batch_push(org=org, actor=finance, kind="usage", lines=[
+        line(1, 30, model="gpt-4o", cost_usd="18.40", input_tokens=2_100_000,
+             output_tokens=400_000, **key),
+        line(2, 6, model="gpt-4o", cost_usd="9.75", input_tokens=1_000_000,
+             output_tokens=250_000, **key),
+        line(3, 5, model="gemini-2.5-pro", provider="gemini", cost_usd="2.10", **key),
+        line(4, 4, model="gpt-4o", cost_usd="0.80", environment="staging", **key),
+        line(5, 3, model="gpt-4o", cost_usd="1.20", api_key="gvk_live_unknown1"),
+        line(6, 2, model="gpt-4.1", cost_usd="3.30", project="marketing-studio",
+             environment="development", caller="campaign-batch"),
+    ])
+    first = timezone.localdate().replace(day=1)
+    billing = usage_batch_push(org=org, actor=finance, kind="billing", lines=[
+        {"id": "demo-invoice-1", "period_start": first.isoformat(),
+         "period_end": timezone.localdate().isoformat(), "provider": "openai",
+         "project": "support-assistant", "description": "OpenAI API usage (month to date)",
+         "amount_usd": "64.00"},
+    ])
+    return usage, billing

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from approvals.demo import seed_rows
+from approvals.demo import seed_rows, seed_usage
 from evidence.catalog import catalog_import
 from orgs.models import Membership, Organization, User
 from orgs.roles import Role
@@ -102,9 +102,12 @@ class Command(BaseCommand):
                                 user=self._user(f"former.engineer@{DOMAIN}",
                                                 name="Former Engineer"), role=Role.MEMBER)
         rows = seed_rows(org=org, members=members, former_engineer=former)
+        usage, _ = seed_usage(org=org, members=members)
         User.objects.filter(pk=former.user_id).update(is_active=False)
         states = ", ".join(sorted({row.get_status_display().lower() for row in rows.values()}))
         self.stdout.write(f"Created {len(rows)} policy rows in these states: {states}.")
+        self.stdout.write(f"Pushed {usage.report.get('added', 0)} usage lines and a billing "
+                          "line of this month; reconciling them raises the demo's findings.")
 
     def _catalogs(self, org, owner):
         shared = Path(settings.BASE_DIR).parent / "shared" / "data"

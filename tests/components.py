@@ -175,6 +175,8 @@ def celery_worker_process(transactional_db, tmp_path, worker_id):
         "DATABASE_URL": database_url,
         "CELERY_TASK_ALWAYS_EAGER": "false",
         "PYTHONUNBUFFERED": "1",
+        # Files the worker stores (evidence packs) land where this test's server reads.
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
     }
     if _uses_redis():
         env[PREFIX_ENV] = SESSION_PREFIX

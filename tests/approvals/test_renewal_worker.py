@@ -57,6 +57,7 @@ def worker(tmp_path, label: str, delay_ms: int):
     env = {**os.environ, "DATABASE_URL": components._test_database_url(),
            "CELERY_TASK_ALWAYS_EAGER": "false", "PYTHONUNBUFFERED": "1",
            "EMAIL_URL": "console://", SCAN_DELAY_ENV: str(delay_ms),
+           "MEDIA_ROOT": str(settings.MEDIA_ROOT),
            "TEST_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),
            components.PREFIX_ENV: components.SESSION_PREFIX}
     log_path = tmp_path / f"{label}.log"

@@ -116,3 +116,22 @@ def cache_config(url: str, key_prefix: str = "") -> dict:
     raise ImproperlyConfigured(
         f"CACHE_URL must be locmem:// or redis://host:6379/N (or rediss://), not {url!r}"
     )
+
+
+def env_nameservers(name: str) -> list[tuple[str, int]]:
+    """DNS servers as (ip, port) pairs from "127.0.0.1:5399,10.0.0.2" (port 53 by default);
+    empty: use the system resolver."""
+    import ipaddress
+
+    servers = []
+    for item in env_list(name, []):
+        host, _, port = item.rpartition(":") if item.count(":") == 1 else (item, "", "53")
+        try:
+            ipaddress.ip_address(host)
+            number = int(port or 53)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not IP[:port]") from None
+        if not 0 < number < 65536:
+            raise ImproperlyConfigured(f"{name}: port {number} is out of range")
+        servers.append((host, number))
+    return servers

@@ -17,6 +17,7 @@ from governance.env import (
     env_bool,
     env_int,
     env_list,
+    env_nameservers,
     env_str,
     env_url,
 )
@@ -170,6 +171,18 @@ SOCIALACCOUNT_AUTO_SIGNUP = True
 SOCIALACCOUNT_STORE_TOKENS = False
 SOCIALACCOUNT_REQUESTS_TIMEOUT = 10
 SOCIALACCOUNT_ONLY = False
+# Linking an SSO identity to an account that already exists goes through allauth's
+# connect flow, and that asks for the account's password again first (issue 12.1): an
+# IdP alone can never attach itself to somebody's account.
+SOCIALACCOUNT_REAUTHENTICATION_REQUIRED = True
+
+# Email domains (issue 12.1). A domain counts for SSO only once proven by a DNS TXT record
+# seen by a real resolver query, or listed here by the operator (no proof asked: for the
+# operator's own domains, or a demo). The resolver is the system's unless
+# DNS_RESOLVER_NAMESERVERS names servers ("127.0.0.1:5399,10.0.0.2"; port 53 by default).
+SSO_PREVERIFIED_DOMAINS = [d.lower().strip(".") for d in env_list("SSO_PREVERIFIED_DOMAINS", [])]
+DNS_RESOLVER_NAMESERVERS = env_nameservers("DNS_RESOLVER_NAMESERVERS")
+DNS_RESOLVER_TIMEOUT = env_int("DNS_RESOLVER_TIMEOUT", 5)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -382,6 +395,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "orgs.expire_stale_credentials",
         "schedule": 300.0,
         "options": {"expires": 290},
+    },
+    # Every 6 hours: re-read the TXT record of every verified domain (orgs/sso/tasks.py); a
+    # record that is gone un-verifies the domain (audited, admins told); DNS down changes nothing.
+    "orgs.domains_recheck": {
+        "task": "orgs.domains_recheck",
+        "schedule": 6 * 3600.0,
+        "options": {"expires": 3600},
     },
     # Every minute: dispatch notification events a lost message left behind, and retry
     # webhook deliveries whose backoff has passed or whose worker died (orgs/tasks.py).

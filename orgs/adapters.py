@@ -13,6 +13,7 @@ from allauth.account.internal.stagekit import clear_login
 from allauth.account.utils import filter_users_by_email
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from allauth.socialaccount.providers.base import AuthProcess
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -77,6 +78,7 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         if connection is None:
             return
         email, verified = sso_login.email_of(sociallogin)
+        connecting = sociallogin.state.get("process") == AuthProcess.CONNECT
         linked_by_email = bool(getattr(sociallogin, "_did_authenticate_by_email", None))
         existing = None
         if not sociallogin.is_existing:
@@ -85,9 +87,11 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             existing = sociallogin.user
         try:
             sso_login_check(connection=connection, email=email, email_verified=verified,
-                            existing_user=existing)
+                            existing_user=None if connecting else existing,
+                            connecting_user=request.user if connecting else None)
         except SSORefused as exc:
-            raise ImmediateHttpResponse(_error_page(request, connection, str(exc))) from None
+            raise ImmediateHttpResponse(_error_page(request, connection, str(exc),
+                                                    offer_link=existing is not None)) from None
         request._sso_new_link = not sociallogin.is_existing or linked_by_email
 
     def on_authentication_error(self, request, provider, error=None, exception=None,
@@ -102,7 +106,9 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         raise ImmediateHttpResponse(_error_page(request, connection, message))
 
 
-def _error_page(request, connection, message):
+def _error_page(request, connection, message, offer_link=False):
+    # offer_link: the address has an account; its owner may link it after a password
+    # sign-in (orgs:sso_link), never the IdP on its own.
     return render(request, "orgs/sso_error.html",
-                  {"message": message, "connection": connection, "org": connection.org},
-                  status=400)
+                  {"message": message, "connection": connection, "org": connection.org,
+                   "offer_link": offer_link}, status=400)

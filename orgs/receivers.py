@@ -1,8 +1,10 @@
 """Signal receivers: sign-ins, sign-outs, failed sign-ins and MFA changes go to the audit log
-of each org of the person, each in its own transaction. Connected in OrgsConfig.ready()."""
+of each org of the person, each in its own transaction; an SSO identity linked through
+allauth's connect flow gets its membership. Connected in OrgsConfig.ready()."""
 
 from allauth.account.signals import user_logged_in as allauth_logged_in
 from allauth.mfa.signals import authenticator_added, authenticator_removed, authenticator_reset
+from allauth.socialaccount.signals import social_account_added
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db import transaction
 
@@ -59,6 +61,23 @@ def on_mfa_reset(sender, request, user, authenticator, **kwargs):
     _audit_user(user, "mfa.recovery_codes_reset", {"type": authenticator.type})
 
 
+def on_social_account_added(sender, request, sociallogin, **kwargs):
+    # Only the connect flow (a signed-in person who confirmed their password links an
+    # IdP identity): email authentication during an SSO sign-in also adds an account,
+    # and pre_login syncs the membership for that one.
+    from allauth.socialaccount.providers.base import AuthProcess
+
+    from orgs.sso import login as sso_login
+    from orgs.sso.services import sso_membership_sync
+
+    if sociallogin.state.get("process") != AuthProcess.CONNECT:
+        return
+    connection = sso_login.connection_of(sociallogin)
+    if connection is not None:
+        sso_membership_sync(connection=connection, user=sociallogin.user, linked=True,
+                            groups=sso_login.groups_of(sociallogin, connection))
+
+
 def connect():
     user_logged_in.connect(on_login, dispatch_uid="orgs.session_policy")
     allauth_logged_in.connect(on_allauth_login, dispatch_uid="orgs.audit_login")
@@ -67,3 +86,4 @@ def connect():
     authenticator_added.connect(on_mfa_added, dispatch_uid="orgs.audit_mfa_added")
     authenticator_removed.connect(on_mfa_removed, dispatch_uid="orgs.audit_mfa_removed")
     authenticator_reset.connect(on_mfa_reset, dispatch_uid="orgs.audit_mfa_reset")
+    social_account_added.connect(on_social_account_added, dispatch_uid="orgs.sso_link")

@@ -48,11 +48,13 @@ def sso_required_org(user, has_mfa: bool) -> str | None:
     (owners with MFA keep their break-glass password session)."""
     from orgs.models import Membership
     from orgs.roles import Role
+    from orgs.sso.models import VerifiedDomain
 
     domain = user.email.rsplit("@", 1)[-1].lower()
     membership = Membership.objects.filter(
         user=user, org__verified_domains__domain=domain,
         org__verified_domains__verified_at__isnull=False,
+        org__verified_domains__method__in=VerifiedDomain.TRUSTED,
         org__security_policy__sso_required=True).select_related("org").first()
     if membership is None or (membership.role == Role.OWNER and has_mfa):
         return None

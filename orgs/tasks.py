@@ -15,6 +15,7 @@ from orgs.jobs import recorded
 from orgs.models import Organization
 from orgs.notifications.tasks import notification_email_task
 from orgs.services import invitation_expire_stale
+from orgs.sso.tasks import domain_recheck_task, domains_recheck_task  # noqa: F401  registers them
 from orgs.task_helpers import RETRY, for_each_org
 from orgs.webhooks.models import WebhookDelivery
 from orgs.webhooks.services import due_deliveries

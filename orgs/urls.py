@@ -14,6 +14,7 @@ urlpatterns = [
     path("account/tokens/<uuid:public_id>/revoke/", account.token_revoke, name="token_revoke"),
     path("sso/", sso.sso_start, name="sso_start"),
     path("sso/<slug:slug>/", sso.sso_org, name="sso_org"),
+    path("sso/<slug:slug>/link/", sso.sso_link, name="sso_link"),
     path(ORG, org.dashboard, name="dashboard"),
     path(ORG + "settings/", org.org_settings, name="org_settings"),
     path(ORG + "settings/security/", sso.security_policy, name="security_policy"),

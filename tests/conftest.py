@@ -15,7 +15,8 @@ from tests.factories import (
     ProjectFactory,
 )
 
-pytest_plugins = ["tests.components", "tests.sso_components", "tests.gateway_stub"]
+pytest_plugins = ["tests.components", "tests.sso_components", "tests.dns_components",
+                  "tests.gateway_stub"]
 
 ROLES = [r.value for r in Role]
 

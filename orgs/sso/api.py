@@ -42,12 +42,15 @@ class VerifiedDomainSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = VerifiedDomain
-        fields = ["public_id", "domain", "txt_record", "verified_at", "method", "created_at"]
-        read_only_fields = ["public_id", "verified_at", "method", "created_at"]
+        fields = ["public_id", "domain", "txt_record", "verified_at", "method", "checked_at",
+                  "created_at"]
+        read_only_fields = ["public_id", "verified_at", "method", "checked_at", "created_at"]
 
 
 class DomainVerifySerializer(serializers.Serializer):
-    method = serializers.ChoiceField(choices=VerifiedDomain.Method.choices,
+    # Only DNS: an owner's confirmation proved nothing (issue 12.1). Domains the operator
+    # pre-verified (SSO_PREVERIFIED_DOMAINS) pass this same call without a record.
+    method = serializers.ChoiceField(choices=[VerifiedDomain.Method.DNS],
                                      default=VerifiedDomain.Method.DNS)
 
 
@@ -136,7 +139,7 @@ class DomainDetail(OrgScopedAPIView):
 
 
 class DomainVerify(OrgScopedAPIView):
-    """POST {"method": "dns"} checks the TXT record; {"method": "owner"} (owners only)."""
+    """POST {"method": "dns"} checks the TXT record (a real DNS query)."""
 
     scopes = {"POST": "org:write"}
     serializer_class = VerifiedDomainSerializer
@@ -144,10 +147,8 @@ class DomainVerify(OrgScopedAPIView):
     @extend_schema(request=DomainVerifySerializer, responses=VerifiedDomainSerializer)
     def post(self, request, org_slug, public_id):
         row = selectors.domain_get(org=request.org, public_id=public_id)
-        method = _valid(DomainVerifySerializer, request.data)["method"]
-        verify = sso.domain_confirm if method == VerifiedDomain.Method.OWNER \
-            else sso.domain_verify_dns
-        row = verify(org=request.org, actor=request.membership, domain=row)
+        _valid(DomainVerifySerializer, request.data)
+        row = sso.domain_verify_dns(org=request.org, actor=request.membership, domain=row)
         return Response(self.get_serializer(row).data)
 
 

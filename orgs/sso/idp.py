@@ -79,15 +79,3 @@ def saml_metadata(*, url: str = "", xml: str = "", entity_id: str = "") -> SAMLM
         raise IdPError(field, "The IdP metadata lacks an entity id, a single sign-on URL or "
                               "a signing certificate.")
     return SAMLMetadata(entity_id=idp["entityId"], sso_url=sso_url, x509cert=cert)
-
-
-def txt_records(domain: str) -> list[str]:
-    """The TXT strings of domain ([] when there are none or DNS fails)."""
-    import dns.exception
-    import dns.resolver
-
-    try:
-        answer = dns.resolver.resolve(domain, "TXT", lifetime=TIMEOUT)
-    except dns.exception.DNSException:
-        return []
-    return [b"".join(r.strings).decode(errors="replace") for r in answer]

@@ -129,18 +129,21 @@ def record_failure(conn: SSOConnection, reason: str):
                      changes={"reason": reason[:500]})
 
 
-def start(request, conn: SSOConnection, next_url: str):
-    """Send the browser to the connection's IdP (allauth's provider redirect)."""
+def start(request, conn: SSOConnection, next_url: str, process: str = "login"):
+    """Send the browser to the connection's IdP (allauth's provider redirect). process
+    "connect" links the answer to the signed-in account (after re-authentication)."""
     provider = social_app(conn).get_provider(request)
-    return provider.redirect(request, process="login", next_url=next_url)
+    return provider.redirect(request, process=process, next_url=next_url)
 
 
 def password_login_refusal(user) -> str | None:
     """Why this user may not sign in with a password, or None.
 
-    SSO-required orgs refuse passwords for addresses in their verified domains. Owners of
-    that org keep a break-glass password sign-in, but only with MFA set up (allauth then
-    asks for the code). Audits login.refused in that org.
+    SSO-required orgs refuse passwords for their own members whose address is in one of
+    their verified domains; an account that is not a member there is never bound by
+    another org's policy, whatever its address (issue 12.1). Owners of that org keep a
+    break-glass password sign-in, but only with MFA set up (allauth then asks for the
+    code). Audits login.refused in that org.
     """
     from allauth.mfa.models import Authenticator
 
@@ -152,7 +155,9 @@ def password_login_refusal(user) -> str | None:
                                   False):
         return None
     membership = Membership.objects.for_org(org).filter(user=user).first()
-    if membership and membership.role == Role.OWNER and Authenticator.objects.filter(
+    if membership is None:
+        return None
+    if membership.role == Role.OWNER and Authenticator.objects.filter(
             user=user, type__in=MFA_TYPES).exists():
         return None
     with transaction.atomic():

@@ -83,8 +83,14 @@ class SSOConnection(models.Model):
 class VerifiedDomain(models.Model):
     class Method(models.TextChoices):
         DNS = "dns", "DNS TXT record"
-        OWNER = "owner", "Confirmed by an owner"
+        OPERATOR = "operator", "Pre-verified by the operator"
+        # Issue 12.1: an owner's word proved nothing (anybody could claim anybody's domain).
+        # Rows verified that way before no longer count for SSO, and the next recheck turns
+        # them into DNS-verified domains or un-verifies them.
+        OWNER = "owner", "Confirmed by an owner (no longer accepted)"
 
+    # The methods that count: what sign-in, "Continue with SSO" and "SSO required" trust.
+    TRUSTED = (Method.DNS, Method.OPERATOR)
     TXT_PREFIX = "governance-verification="
 
     org = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT,
@@ -94,6 +100,9 @@ class VerifiedDomain(models.Model):
     txt_token = models.CharField(max_length=64, default=secrets.token_urlsafe, editable=False)
     verified_at = models.DateTimeField(null=True, blank=True)
     method = models.CharField(max_length=8, choices=Method.choices, blank=True)
+    # When the scheduled recheck last read the TXT record (orgs/sso/tasks.py); also its
+    # claim, so two workers never recheck the same domain in the same round.
+    checked_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     objects = OrgScopedQuerySet.as_manager()
@@ -110,6 +119,10 @@ class VerifiedDomain(models.Model):
 
     def __str__(self):
         return self.domain
+
+    @property
+    def is_trusted(self) -> bool:
+        return self.verified_at is not None and self.method in self.TRUSTED
 
     @property
     def txt_record(self) -> str:

@@ -7,16 +7,25 @@ an `sso.connection_rejected` event, written in a transaction of its own.
 """
 
 from allauth.socialaccount.providers import registry
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from orgs.audit import diff, record_event
 from orgs.crypto import encrypt
+from orgs.events import NotificationEvent, event_emit
 from orgs.models import Membership, Organization
 from orgs.roles import RANK, Role, can_manage
 from orgs.sso import idp
-from orgs.sso.models import SSOConnection, VerifiedDomain
+from orgs.sso.domains import (  # noqa: F401  the domain services, re-exported for callers
+    _require,
+    domain_add,
+    domain_recheck,
+    domain_remove,
+    domain_verify_dns,
+    verified_domain_org,
+)
+from orgs.sso.models import SSOConnection
 
 # SSO never hands out a role above this one; owners are appointed by people.
 MAX_SSO_ROLE = Role.ADMIN
@@ -27,11 +36,6 @@ EDITABLE = ("name", "enabled", "default_role", "group_attribute", "group_roles",
 
 class SSORefused(Exception):
     """An SSO sign-in that must not go ahead; str(exc) is the message for the page."""
-
-
-def _require(actor: Membership, scope: str):
-    if not actor.has_scope(scope):
-        raise PermissionDenied(f"Your role ({actor.get_role_display()}) cannot do this.")
 
 
 def _check_role(actor: Membership, role: str, field: str):
@@ -151,123 +155,80 @@ def sso_connection_delete(*, org: Organization, actor: Membership, connection: S
     conn.delete()
 
 
-# --- Verified domains -------------------------------------------------------------------
-
-
-def _domain_taken(domain: str, org) -> bool:
-    return VerifiedDomain.objects.filter(domain=domain, verified_at__isnull=False).exclude(
-        org=org).exists()
-
-
-@transaction.atomic
-def domain_add(*, org: Organization, actor: Membership, domain: str) -> VerifiedDomain:
-    """Admins claim an email domain; it counts once verified. Audits domain.added."""
-    _require(actor, "org:write")
-    domain = (domain or "").strip().lower().lstrip("@").rstrip(".")
-    row = VerifiedDomain(org=org, domain=domain)
-    row.full_clean(exclude=["txt_token"])
-    if VerifiedDomain.objects.for_org(org).filter(domain=domain).exists():
-        raise ValidationError({"domain": f"{domain} is already listed."})
-    if _domain_taken(domain, org):
-        raise ValidationError({"domain": f"{domain} is verified by another organization."})
-    row.save()
-    record_event(org=org, actor=actor, action="domain.added", obj=row,
-                 changes={"domain": [None, domain]})
-    return row
-
-
-def _mark_verified(org, actor, row, method):
-    row = VerifiedDomain.objects.for_org(org).select_for_update().get(pk=row.pk)
-    if _domain_taken(row.domain, org):
-        raise ValidationError({"domain": f"{row.domain} is verified by another organization."})
-    row.verified_at, row.method = timezone.now(), method
-    try:
-        with transaction.atomic():
-            row.save(update_fields=["verified_at", "method"])
-    except IntegrityError:
-        raise ValidationError({"domain": f"{row.domain} is verified by another "
-                                         "organization."}) from None
-    record_event(org=org, actor=actor, action="domain.verified", obj=row,
-                 changes={"verified_at": [None, row.verified_at], "method": [None, method]})
-    return row
-
-
-def domain_verify_dns(*, org: Organization, actor: Membership, domain: VerifiedDomain,
-                      resolver=None) -> VerifiedDomain:
-    """Admins prove a domain by its DNS TXT record. resolver(domain) -> [txt strings]
-    (tests pass a fake). Audits domain.verified, or domain.verification_failed."""
-    _require(actor, "org:write")
-    records = (resolver or idp.txt_records)(domain.domain)
-    if domain.txt_record not in records:
-        with transaction.atomic():
-            record_event(org=org, actor=actor, action="domain.verification_failed", obj=domain)
-        raise ValidationError({"domain": f"No TXT record {domain.txt_record} found on "
-                                         f"{domain.domain} yet. DNS changes can take a while."})
-    with transaction.atomic():
-        return _mark_verified(org, actor, domain, VerifiedDomain.Method.DNS)
-
-
-@transaction.atomic
-def domain_confirm(*, org: Organization, actor: Membership,
-                   domain: VerifiedDomain) -> VerifiedDomain:
-    """An owner vouches for a domain without DNS. Audits domain.verified (method owner)."""
-    if not actor.has_scope("org:delete"):
-        raise PermissionDenied("Only an owner can confirm a domain without DNS.")
-    return _mark_verified(org, actor, domain, VerifiedDomain.Method.OWNER)
-
-
-@transaction.atomic
-def domain_remove(*, org: Organization, actor: Membership, domain: VerifiedDomain):
-    """Admins drop a domain; SSO stops accepting its addresses. Audits domain.removed."""
-    _require(actor, "org:write")
-    row = VerifiedDomain.objects.for_org(org).select_for_update().get(pk=domain.pk)
-    record_event(org=org, actor=actor, action="domain.removed", obj=row)
-    row.delete()
-
-
-def verified_domain_org(email: str) -> Organization | None:
-    """The org that verified the domain of email, or None."""
-    domain = (email or "").rsplit("@", 1)[-1].strip().lower()
-    row = VerifiedDomain.objects.select_related("org").filter(
-        domain=domain, verified_at__isnull=False).first()
-    return row.org if row else None
-
-
 # --- Sign-in rules ----------------------------------------------------------------------
 
 
-def sso_login_refuse(*, connection: SSOConnection, email: str, reason: str, message: str):
-    """Record why an SSO sign-in was refused (sso.login_refused) and raise SSORefused."""
+def _tell_account_orgs(*, user, connection: SSOConnection, action: str, changes: dict):
+    """Audit (and tell the admins of) every org the account belongs to, other than the
+    connection's: the orgs a takeover through a foreign IdP would hit. Caller's
+    transaction."""
+    for membership in Membership.objects.filter(user=user).exclude(
+            org_id=connection.org_id).select_related("org"):
+        record_event(org=membership.org, actor=None, action=action,
+                     object_type="user", object_id=str(user.pk), object_repr=user.email,
+                     changes={**changes, "connection": connection.name,
+                              "connection_org": connection.org.slug})
+        event_emit(org=membership.org, kind=f"security.sso_{action.split('.', 1)[1]}",
+                   severity=NotificationEvent.Severity.WARNING,
+                   payload={"email": user.email, "connection": connection.name,
+                            "connection_org": connection.org.name})
+
+
+def sso_login_refuse(*, connection: SSOConnection, email: str, reason: str, message: str,
+                     existing_user=None):
+    """Record why an SSO sign-in was refused (sso.login_refused in the connection's org,
+    and sso.link_refused in every org of the existing account it aimed at), then raise
+    SSORefused. Its own transaction: the refusal is kept although nothing else is."""
     with transaction.atomic():
         record_event(org=connection.org, actor=None, action="sso.login_refused",
                      obj=connection, changes={"email": email, "reason": reason})
+        if existing_user is not None:
+            _tell_account_orgs(user=existing_user, connection=connection,
+                               action="sso.link_refused", changes={"reason": reason})
     raise SSORefused(message)
 
 
 def sso_login_check(*, connection: SSOConnection, email: str, email_verified: bool,
-                    existing_user) -> None:
+                    existing_user, connecting_user=None) -> None:
     """Before anything is written: may this IdP answer sign this address in?
 
-    The address must be in a verified domain of the connection's own org (so org A's IdP
-    can never sign in org B's people), and an existing account is only ever joined when
-    the IdP vouches for the address (email_verified).
+    Called by the social account adapter for every SSO answer. The address must be in a
+    verified domain of the connection's own org (so org A's IdP can never sign in org B's
+    people). An existing account is joined only when the IdP vouches for the address
+    (email_verified) and the account is already a member of the connection's org: any
+    other account is linked only by its owner, signed in with a password and confirming
+    it (connecting_user, allauth's connect flow with re-authentication). Refusals are
+    audited (sso_login_refuse).
     """
+    def refuse(reason, message, user=None):
+        sso_login_refuse(connection=connection, email=email, reason=reason, message=message,
+                         existing_user=user)
+
     if not connection.enabled:
-        sso_login_refuse(connection=connection, email=email, reason="connection_disabled",
-                         message=f"{connection.name} is turned off. Ask an admin of "
-                         f"{connection.org.name} how to sign in now.")
+        refuse("connection_disabled", f"{connection.name} is turned off. Ask an admin of "
+               f"{connection.org.name} how to sign in now.")
     org_of_domain = verified_domain_org(email)
     if not email or org_of_domain is None or org_of_domain.pk != connection.org_id:
-        sso_login_refuse(
-            connection=connection, email=email, reason="domain_not_verified",
-            message=f"{email or 'This account'} is not in a verified domain of "
-            f"{connection.org.name}, so {connection.name} cannot sign it in.")
+        refuse("domain_not_verified", f"{email or 'This account'} is not in a verified "
+               f"domain of {connection.org.name}, so {connection.name} cannot sign it in.",
+               existing_user)
+    if connecting_user is not None:
+        if connecting_user.email.lower() != email:
+            refuse("connect_email_mismatch", f"{connection.name} signed you in as {email}, "
+                   f"but this account is {connecting_user.email}. Link an identity with "
+                   "the same address.", connecting_user)
+        return
     if existing_user is not None and not email_verified:
-        sso_login_refuse(
-            connection=connection, email=email, reason="email_not_verified",
-            message=f"An account for {email} exists, and {connection.name} did not confirm "
-            "that the address is verified, so it cannot be joined. Ask your IdP "
-            "administrator to release email_verified.")
+        refuse("email_not_verified", f"An account for {email} exists, and "
+               f"{connection.name} did not confirm that the address is verified, so it "
+               "cannot be joined. Ask your IdP administrator to release email_verified.",
+               existing_user)
+    if existing_user is not None and not Membership.objects.for_org(connection.org).filter(
+            user=existing_user).exists():
+        refuse("existing_account_not_member", f"An account for {email} already exists. "
+               f"{connection.name} cannot sign into it until its owner links it: sign in "
+               f"with your password, then link the account to {connection.org.name}'s "
+               "single sign-on.", existing_user)
 
 
 def sso_role_for(connection: SSOConnection, groups: list[str]) -> str | None:
@@ -282,7 +243,8 @@ def sso_membership_sync(*, connection: SSOConnection, user, groups: list[str],
                         linked: bool = False) -> Membership:
     """After a successful SSO sign-in: create the membership with the default (or mapped)
     role, or re-apply the group mapping. Owners are never changed by SSO and never made.
-    Audits member.added (via SSO), member.role_changed and sso.linked, actor the person."""
+    Audits member.added (via SSO), member.role_changed and sso.linked, actor the person;
+    a new link is also audited in the person's other orgs (event security.sso_linked)."""
     org = connection.org
     mapped = sso_role_for(connection, groups) if connection.group_attribute else None
     membership = Membership.objects.for_org(org).select_for_update().filter(user=user).first()
@@ -290,6 +252,9 @@ def sso_membership_sync(*, connection: SSOConnection, user, groups: list[str],
     if linked:
         record_event(org=org, actor=user, action="sso.linked", obj=connection,
                      changes={"email": user.email})
+        # The person's other orgs learn that an outside IdP can now sign into this account.
+        _tell_account_orgs(user=user, connection=connection, action="sso.linked",
+                           changes={"email": user.email})
     if membership is None:
         role = mapped or connection.default_role
         membership = Membership.objects.create(org=org, user=user, role=role)

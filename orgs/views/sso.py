@@ -3,6 +3,7 @@
 
 import requests
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -30,7 +31,6 @@ def sso_settings(request):
     org = request.org
     context = {"connections": selectors.connection_list(org=org),
                "domains": selectors.domain_list(org=org), "domain_form": DomainForm(),
-               "is_owner": request.membership.has_scope("org:delete"),
                "direct_url": request.build_absolute_uri(reverse("orgs:sso_org", args=[org.slug]))}
     return render(request, "orgs/sso_settings.html", context)
 
@@ -112,12 +112,9 @@ def _back(request):
 def domain_verify(request, public_id):
     row = selectors.domain_get(org=request.org, public_id=public_id)
     try:
-        if request.POST.get("method") == "owner":
-            row = sso.domain_confirm(org=request.org, actor=request.membership, domain=row)
-        else:
-            row = sso.domain_verify_dns(org=request.org, actor=request.membership, domain=row)
-    except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
+        row = sso.domain_verify_dns(org=request.org, actor=request.membership, domain=row)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
         return _back(request)
     return done(request, _sso_url(request.org), f"{row.domain} is verified.")
 
@@ -175,6 +172,33 @@ def sso_org(request, slug):
     return render(request, "orgs/sso_start.html", {"org": conns[0].org, "connections": conns})
 
 
+@login_required
+def sso_link(request, slug):
+    """/sso/<slug>/link/: a signed-in person links their existing account to the org's
+    SSO. POST goes to the IdP with allauth's connect flow, which asks for the password
+    again before it links (SOCIALACCOUNT_REAUTHENTICATION_REQUIRED); the IdP alone never
+    links an account of another org (orgs.sso.services.sso_login_check)."""
+    conns = selectors.enabled_connections_for_slug(slug)
+    if not conns:
+        raise Http404("No SSO here")
+    conn = next((c for c in conns if str(c.public_id) == request.POST.get("connection")),
+                conns[0] if len(conns) == 1 else None)
+    if request.method == "POST" and conn is not None:
+        next_url = reverse("orgs:dashboard", args=[slug])
+        try:
+            return sso_login.start(request, conn, next_url, process="connect")
+        except (requests.RequestException, KeyError, ValueError) as exc:
+            return _start_failed(request, conn, exc)
+    return render(request, "orgs/sso_link.html", {"org": conns[0].org, "connections": conns})
+
+
+def _start_failed(request, conn, exc):
+    sso_login.record_failure(conn, f"start: {type(exc).__name__}: {exc}"[:500])
+    message, _ = sso_login.explain_error(conn, None, exc, {})
+    return render(request, "orgs/sso_error.html",
+                  {"message": message, "connection": conn, "org": conn.org}, status=400)
+
+
 def _start_for_org(request, org):
     conns = selectors.enabled_connections_for_slug(org.slug)
     chosen = request.POST.get("connection")
@@ -188,7 +212,4 @@ def _start_for_org(request, org):
     try:
         return sso_login.start(request, conn, next_url)
     except (requests.RequestException, KeyError, ValueError) as exc:  # IdP down or broken
-        sso_login.record_failure(conn, f"start: {type(exc).__name__}: {exc}"[:500])
-        message, _ = sso_login.explain_error(conn, None, exc, {})
-        return render(request, "orgs/sso_error.html",
-                      {"message": message, "connection": conn, "org": org}, status=400)
+        return _start_failed(request, conn, exc)

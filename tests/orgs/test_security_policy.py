@@ -11,7 +11,7 @@ from orgs.audit import AuditEvent
 from orgs.roles import Role
 from orgs.services import security_policy_update
 from orgs.session_policy import KEY
-from orgs.sso import services as sso
+from tests.dns_components import verify_domain
 from tests.factories import PASSWORD, MembershipFactory
 
 pytestmark = pytest.mark.django_db
@@ -90,9 +90,8 @@ def test_mfa_required_is_satisfied_by_a_totp_authenticator(client, owner):
 
 
 @pytest.fixture
-def sso_required(owner):
-    sso.domain_confirm(org=owner.org, actor=owner,
-                       domain=sso.domain_add(org=owner.org, actor=owner, domain="acme.test"))
+def sso_required(owner, dns):
+    verify_domain(dns, owner.org, owner, "acme.test")
     security_policy_update(org=owner.org, actor=owner, sso_required=True)
     return owner.org
 
@@ -115,6 +114,17 @@ def test_sso_required_refuses_password_login_and_points_to_sso(client, personas,
 def test_sso_required_leaves_other_domains_alone(client, outsider, sso_required):
     response = login(client, outsider.user.email)
     assert response["Location"] == "/"  # signed in
+
+
+def test_sso_required_never_binds_an_account_of_another_org_in_the_domain(
+        client, outsider, sso_required):
+    # Issue 12.1: Globex's owner has an address in Acme's verified domain but is no member
+    # of Acme; Acme's policy is not theirs to follow (nor a way to lock them out).
+    MembershipFactory(org=outsider.org, user__email="boss@acme.test", role=Role.OWNER)
+    response = login(client, "boss@acme.test")
+    assert response["Location"] == "/"  # signed in with the password
+    assert client.get("/o/globex/").status_code == 200
+    assert not AuditEvent.objects.for_org(sso_required).filter(action="login.refused").exists()
 
 
 def test_owner_without_mfa_has_no_break_glass(client, owner, sso_required):
@@ -175,13 +185,12 @@ def test_outsider_gets_404_on_the_policy_page(client, outsider, org_a):
     assert client.get("/o/acme/settings/security/").status_code == 404
 
 
-def test_password_session_from_before_sso_was_required_is_sent_to_sso(client, personas):
+def test_password_session_from_before_sso_was_required_is_sent_to_sso(client, personas, dns):
     member = personas["member"]
     client.force_login(member.user)
     assert client.get("/o/acme/").status_code == 200
     owner = personas["owner"]
-    sso.domain_confirm(org=owner.org, actor=owner,
-                       domain=sso.domain_add(org=owner.org, actor=owner, domain="acme.test"))
+    verify_domain(dns, owner.org, owner, "acme.test")
     security_policy_update(org=owner.org, actor=owner, sso_required=True)
     shift(client, at=61)  # the policy is re-read
     assert client.get("/o/acme/members/")["Location"] == "/sso/acme/"

@@ -1,6 +1,8 @@
-"""SSO rules without a browser: connections and their encrypted secret, verified domains
-(DNS simulated), the sign-in checks (cross-org, verified email), JIT membership and the
-group mapping, and the SocialApps the adapter hands allauth."""
+"""SSO rules without a browser: connections and their encrypted secret, the sign-in checks
+(cross-org, verified email, never joining another org's account), JIT membership and the
+group mapping, and the SocialApps the adapter hands allauth. Domains here are verified
+through the operator's pre-verified list; tests/orgs/test_sso_domains.py proves them
+over real DNS."""
 
 from types import SimpleNamespace
 
@@ -13,6 +15,7 @@ from django.test import RequestFactory
 
 from orgs.adapters import SocialAccountAdapter
 from orgs.audit import AuditEvent
+from orgs.events import NotificationEvent
 from orgs.models import Membership
 from orgs.roles import Role
 from orgs.sso import idp
@@ -32,6 +35,11 @@ def _discovery(monkeypatch):
     monkeypatch.setattr(idp, "oidc_discovery", lambda issuer: DISCOVERY)
 
 
+@pytest.fixture(autouse=True)
+def _preverified(settings):
+    settings.SSO_PREVERIFIED_DOMAINS = ["acme.test", "globex.test"]
+
+
 def make_conn(org, actor, provider_id="acme-oidc", **fields):
     fields = {"issuer_url": "https://idp.example.com", "client_id": "cid",
               "client_secret": SECRET, "group_attribute": "groups",
@@ -42,7 +50,7 @@ def make_conn(org, actor, provider_id="acme-oidc", **fields):
 
 def verify(org, actor, domain):
     row = sso.domain_add(org=org, actor=actor, domain=domain)
-    return sso.domain_confirm(org=org, actor=actor, domain=row)
+    return sso.domain_verify_dns(org=org, actor=actor, domain=row)
 
 
 def events(org, action):
@@ -114,34 +122,6 @@ def test_disabled_connection_signs_nobody_in(owner):
                             existing_user=None)
 
 
-# --- Verified domains ----------------------------------------------------------------
-
-
-def test_domain_verified_by_its_dns_txt_record(owner):
-    row = sso.domain_add(org=owner.org, actor=owner, domain="Acme.TEST")
-    assert row.domain == "acme.test"
-    with pytest.raises(ValidationError, match="No TXT record"):
-        sso.domain_verify_dns(org=owner.org, actor=owner, domain=row,
-                              resolver=lambda d: ["v=spf1 -all"])
-    assert events(owner.org, "domain.verification_failed").count() == 1
-    row = sso.domain_verify_dns(org=owner.org, actor=owner, domain=row,
-                                resolver=lambda d: ["v=spf1 -all", row.txt_record])
-    assert row.verified_at and row.method == "dns"
-    assert events(owner.org, "domain.verified").count() == 1
-
-
-def test_a_domain_is_verified_by_one_org_only(owner, outsider):
-    verify(owner.org, owner, "acme.test")
-    with pytest.raises(ValidationError, match="verified by another organization"):
-        sso.domain_add(org=outsider.org, actor=outsider, domain="acme.test")
-
-
-def test_only_an_owner_confirms_a_domain_without_dns(personas):
-    row = sso.domain_add(org=personas["admin"].org, actor=personas["admin"], domain="acme.test")
-    with pytest.raises(PermissionDenied):
-        sso.domain_confirm(org=row.org, actor=personas["admin"], domain=row)
-
-
 # --- Sign-in rules --------------------------------------------------------------------
 
 
@@ -159,15 +139,66 @@ def test_org_a_connection_refuses_an_address_of_org_b(owner, outsider):
     assert not events(outsider.org, "sso.login_refused").exists()
 
 
-def test_existing_account_is_joined_only_with_an_idp_verified_email(owner):
+def test_existing_member_is_joined_only_with_an_idp_verified_email(owner):
     verify(owner.org, owner, "acme.test")
     conn = make_conn(owner.org, owner)
-    user = UserFactory(email="pat@acme.test")
+    user = MembershipFactory(org=owner.org, user__email="pat@acme.test").user
     with pytest.raises(sso.SSORefused, match="did not confirm"):
         sso.sso_login_check(connection=conn, email="pat@acme.test", email_verified=False,
                             existing_user=user)
     sso.sso_login_check(connection=conn, email="pat@acme.test", email_verified=True,
                         existing_user=user)
+
+
+def test_sso_never_joins_an_existing_account_of_another_org(owner, outsider):
+    # Issue 12.1: Globex's owner has an address in Acme's verified domain; Acme's IdP
+    # vouches for it (email_verified), yet it may not sign into that account.
+    verify(owner.org, owner, "acme.test")
+    conn = make_conn(owner.org, owner)
+    boss = MembershipFactory(org=outsider.org, user__email="boss@acme.test",
+                             role=Role.OWNER).user
+    with pytest.raises(sso.SSORefused, match="boss@acme.test already exists.*sign in with "
+                                             "your password, then link"):
+        sso.sso_login_check(connection=conn, email="boss@acme.test", email_verified=True,
+                            existing_user=boss)
+    assert events(owner.org, "sso.login_refused").get().changes["reason"] == \
+        "existing_account_not_member"
+    # The victim org's audit log shows the attempt, and its admins are told.
+    [attempt] = events(outsider.org, "sso.link_refused")
+    assert attempt.object_repr == "boss@acme.test"
+    assert attempt.changes["connection_org"] == "acme"
+    assert NotificationEvent.objects.for_org(outsider.org).filter(
+        kind="security.sso_link_refused").exists()
+    assert not Membership.objects.filter(org=owner.org, user=boss).exists()
+
+
+def test_sso_joins_an_existing_account_that_is_already_a_member(owner):
+    verify(owner.org, owner, "acme.test")
+    conn = make_conn(owner.org, owner)
+    member = MembershipFactory(org=owner.org, user__email="pat@acme.test").user
+    sso.sso_login_check(connection=conn, email="pat@acme.test", email_verified=True,
+                        existing_user=member)
+    assert not events(owner.org, "sso.login_refused").exists()
+
+
+def test_connect_flow_links_only_the_signed_in_persons_own_address(owner, outsider):
+    verify(owner.org, owner, "acme.test")
+    conn = make_conn(owner.org, owner)
+    boss = MembershipFactory(org=outsider.org, user__email="boss@acme.test").user
+    # Signed in with the password (and re-authenticated by allauth): may link.
+    sso.sso_login_check(connection=conn, email="boss@acme.test", email_verified=True,
+                        existing_user=None, connecting_user=boss)
+    with pytest.raises(sso.SSORefused, match="but this account is boss@acme.test"):
+        sso.sso_login_check(connection=conn, email="alice@acme.test", email_verified=True,
+                            existing_user=None, connecting_user=boss)
+
+
+def test_a_new_link_is_told_to_the_persons_other_orgs(owner, outsider):
+    conn = make_conn(owner.org, owner)
+    boss = MembershipFactory(org=outsider.org, user__email="boss@acme.test").user
+    sso.sso_membership_sync(connection=conn, user=boss, groups=[], linked=True)
+    assert events(owner.org, "sso.linked").count() == 1
+    assert events(outsider.org, "sso.linked").get().changes["connection"] == "Acme IdP"
 
 
 def test_first_sso_login_creates_membership_with_default_role(owner):
@@ -208,7 +239,7 @@ def test_role_mapping_ignores_owner_even_if_configured_in_the_database(owner):
 def _sociallogin(conn, email, verified=True, existing=False, user=None):
     app = SocialAccountAdapter().get_app(None, provider=conn.provider_id)
     return SimpleNamespace(
-        provider=SimpleNamespace(app=app), is_existing=existing,
+        provider=SimpleNamespace(app=app), is_existing=existing, state={"process": "login"},
         user=user or SimpleNamespace(email=email),
         email_addresses=[EmailAddress(email=email, verified=verified)],
         account=SimpleNamespace(extra_data={"userinfo": {"groups": ["secops"]}}))
@@ -235,6 +266,19 @@ def test_adapter_refuses_to_take_over_a_password_account_without_verified_email(
             RequestFactory().get("/"), _sociallogin(conn, "pat@acme.test", verified=False))
     assert events(owner.org, "sso.login_refused").get().changes["reason"] == \
         "email_not_verified"
+
+
+def test_adapter_refuses_another_orgs_account_and_offers_the_owner_a_link(owner, outsider):
+    verify(owner.org, owner, "acme.test")
+    conn = make_conn(owner.org, owner)
+    boss = MembershipFactory(org=outsider.org, user__email="boss@acme.test").user
+    with pytest.raises(ImmediateHttpResponse) as exc:
+        SocialAccountAdapter().pre_social_login(RequestFactory().get("/"),
+                                                _sociallogin(conn, "boss@acme.test"))
+    page = exc.value.response.content.decode()
+    assert exc.value.response.status_code == 400
+    assert "Sign in and link my account" in page and "/sso/acme/link/" in page
+    assert not boss.socialaccount_set.exists()
 
 
 def test_deleting_a_connection_drops_its_links(owner):

@@ -7,7 +7,8 @@ from orgs.audit import AuditEvent
 from orgs.roles import Role
 from orgs.sso import idp
 from orgs.sso import services as sso
-from orgs.sso.models import SSOConnection
+from orgs.sso.models import SSOConnection, VerifiedDomain
+from tests.dns_components import verify_domain
 from tests.sso_components import free_port
 
 pytestmark = pytest.mark.django_db
@@ -81,9 +82,8 @@ def test_owner_role_is_not_offered_as_default(client, owner):
     assert 'value="admin"' in page and 'value="owner"' not in page
 
 
-def test_continue_with_sso_routes_by_verified_domain(client, owner, discovery):
-    sso.domain_confirm(org=owner.org, actor=owner,
-                       domain=sso.domain_add(org=owner.org, actor=owner, domain="acme.test"))
+def test_continue_with_sso_routes_by_verified_domain(client, owner, discovery, dns):
+    verify_domain(dns, owner.org, owner, "acme.test")
     response = client.post("/sso/", {"email": "someone@unknown.test"})
     assert response.status_code == 400
     assert "No organization has set up single sign-on" in response.content.decode()
@@ -121,14 +121,41 @@ def test_api_connection_lifecycle_never_returns_the_secret(client, owner, discov
     assert client.delete(url).status_code == 204
 
 
-def test_api_domain_verification_with_simulated_dns(client, owner, monkeypatch):
+def test_api_domain_verification_reads_real_dns(client, owner, dns):
     client.force_login(owner.user)
     row = client.post("/api/v1/o/acme/domains/", {"domain": "acme.test"},
                       content_type="application/json").json()
-    monkeypatch.setattr(idp, "txt_records", lambda domain: [row["txt_record"]])
-    verified = client.post(f"/api/v1/o/acme/domains/{row['public_id']}/verify/", {},
-                           content_type="application/json")
+    url = f"/api/v1/o/acme/domains/{row['public_id']}/verify/"
+    refused = client.post(url, {}, content_type="application/json")
+    assert refused.status_code == 400
+    assert "No TXT record" in refused.json()["domain"][0]
+    dns.publish("acme.test", row["txt_record"])
+    verified = client.post(url, {}, content_type="application/json")
     assert verified.status_code == 200 and verified.json()["method"] == "dns"
+
+
+def test_api_owner_confirmation_is_refused_and_changes_nothing(client, owner):
+    # Issue 12.1: "confirm as owner" verified any domain on an owner's word.
+    client.force_login(owner.user)
+    row = client.post("/api/v1/o/acme/domains/", {"domain": "globex.test"},
+                      content_type="application/json").json()
+    response = client.post(f"/api/v1/o/acme/domains/{row['public_id']}/verify/",
+                           {"method": "owner"}, content_type="application/json")
+    assert response.status_code == 400
+    assert "not a valid choice" in response.json()["method"][0]
+    assert VerifiedDomain.objects.get(public_id=row["public_id"]).verified_at is None
+
+
+def test_settings_page_offers_no_owner_confirmation(client, owner, dns):
+    client.force_login(owner.user)
+    sso.domain_add(org=owner.org, actor=owner, domain="acme.test")
+    page = client.get("/o/acme/settings/sso/").content.decode()
+    assert "Check DNS for acme.test" in page and "as owner" not in page
+    response = client.post(f"/o/acme/settings/domains/"
+                           f"{VerifiedDomain.objects.get().public_id}/verify/",
+                           {"method": "owner"})
+    assert response.status_code == 302  # checked DNS instead, which has no record
+    assert VerifiedDomain.objects.get().verified_at is None
 
 
 def test_api_security_policy(client, personas):
@@ -156,9 +183,9 @@ def test_connection_list_query_count(client, owner, discovery, django_assert_num
         assert client.get("/api/v1/o/acme/sso/connections/").json()["count"] == 3
 
 
-def test_an_org_with_two_connections_lets_the_person_choose(client, owner, discovery):
-    sso.domain_confirm(org=owner.org, actor=owner,
-                       domain=sso.domain_add(org=owner.org, actor=owner, domain="acme.test"))
+def test_an_org_with_two_connections_lets_the_person_choose(client, owner, discovery,
+                                                           dns):
+    verify_domain(dns, owner.org, owner, "acme.test")
     for name, provider_id in (("Acme Okta", "acme-okta"), ("Acme Entra", "acme-entra")):
         sso.sso_connection_create(org=owner.org, actor=owner, kind="oidc", name=name,
                                   provider_id=provider_id, issuer_url="https://i.example.com",

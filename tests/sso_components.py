@@ -29,7 +29,8 @@ STOP_TIMEOUT = 10.0
 OIDC_CLIENT_ID = "governance-tests"
 OIDC_CLIENT_SECRET = "oidc-client-secret-for-tests-only"
 # Connection ids the tests use; each needs its exact redirect URI at the IdP.
-OIDC_PROVIDER_IDS = ["acme-oidc", "acme-oidc-2", "globex-oidc", "acme-wrong-secret"]
+OIDC_PROVIDER_IDS = ["acme-oidc", "acme-oidc-2", "globex-oidc", "acme-wrong-secret",
+                     "evil-oidc"]
 SAML_PASSWORD = "saml-password-for-tests"
 # Unique per session: allauth's confirmation-mail cooldown for an address lives in the
 # shared test cache, and would hold back the mail of a run started within 3 minutes.
@@ -43,6 +44,10 @@ IDP_USERS = {
     "carol@acme.test": {"groups": ["secops"]},
     "dave@acme.test": {"groups": []},
     "bob@globex.test": {"groups": ["admins"]},
+    # Issue 12.1: whom an attacker's IdP claims to be (it says email_verified=true).
+    "owner@acme.test": {"groups": ["owners"]},
+    "founder@lapsed.test": {"groups": []},
+    "consultant@acme.test": {"groups": []},
 }
 
 

@@ -24,7 +24,8 @@ from orgs.roles import Role
 from orgs.services import security_policy_update
 from orgs.session_policy import KEY
 from orgs.sso import services as sso
-from orgs.sso.models import SSOConnection
+from orgs.sso.models import SSOConnection, VerifiedDomain
+from tests.dns_components import verify_domain
 from tests.factories import PASSWORD, MembershipFactory
 from tests.sso_components import (
     OIDC_CLIENT_ID,
@@ -85,9 +86,11 @@ def oidc_connection(org, actor, oidc_idp, provider_id="acme-oidc", **fields):
         group_attribute="groups", group_roles={"secops": Role.SECURITY}, **fields)
 
 
-def verified(org, actor, domain):
-    return sso.domain_confirm(org=org, actor=actor,
-                              domain=sso.domain_add(org=org, actor=actor, domain=domain))
+@pytest.fixture
+def verified(dns):
+    """verified(org, actor, domain): prove a domain over the test DNS server, as an admin
+    does (publish the TXT record, check DNS)."""
+    return lambda org, actor, domain: verify_domain(dns, org, actor, domain)
 
 
 def totp(secret: str, at: float | None = None) -> str:
@@ -101,13 +104,16 @@ def totp(secret: str, at: float | None = None) -> str:
 
 
 def test_admin_configures_oidc_and_people_sign_in_with_their_roles(
-        page: Page, live_server, oidc_idp, owner):
+        page: Page, live_server, oidc_idp, owner, dns):
     sign_in(page, live_server, owner.user.email)
     page.goto(f"{live_server.url}/o/acme/settings/")
     page.get_by_role("link", name="Single sign-on").click()
     page.get_by_role("textbox", name="Domain").fill("acme.test")
     page.get_by_role("button", name="Add domain").click()
-    page.get_by_role("button", name="Confirm acme.test as owner").click()
+    expect(page.get_by_role("button", name="Check DNS for acme.test")).to_be_visible()
+    # The admin publishes the TXT record the page shows, then checks DNS.
+    dns.publish("acme.test", VerifiedDomain.objects.get(domain="acme.test").txt_record)
+    page.get_by_role("button", name="Check DNS for acme.test").click()
     expect(page.get_by_text("acme.test is verified.")).to_be_visible()
 
     page.get_by_role("link", name="Add OpenID Connect").click()
@@ -146,7 +152,8 @@ def test_admin_configures_oidc_and_people_sign_in_with_their_roles(
             "login.succeeded"} <= actions
 
 
-def test_admin_configures_saml_and_a_person_signs_in(page: Page, live_server, saml_idp, owner):
+def test_admin_configures_saml_and_a_person_signs_in(page: Page, live_server, saml_idp, owner,
+                                                    verified):
     verified(owner.org, owner, "acme.test")
     sign_in(page, live_server, owner.user.email)
     page.goto(f"{live_server.url}/o/acme/settings/sso/")
@@ -174,7 +181,7 @@ def test_admin_configures_saml_and_a_person_signs_in(page: Page, live_server, sa
 
 
 def test_org_a_idp_never_signs_in_org_b_people(page: Page, live_server, oidc_idp, owner,
-                                               outsider):
+                                               outsider, verified):
     verified(owner.org, owner, "acme.test")
     verified(outsider.org, outsider, "globex.test")
     oidc_connection(owner.org, owner, oidc_idp)
@@ -192,7 +199,7 @@ def test_org_a_idp_never_signs_in_org_b_people(page: Page, live_server, oidc_idp
     expect(page).to_have_url(re.compile(r"/accounts/login/"))
 
 
-def test_sso_required_refuses_password_sign_in(page: Page, live_server, owner):
+def test_sso_required_refuses_password_sign_in(page: Page, live_server, owner, verified):
     verified(owner.org, owner, "acme.test")
     security_policy_update(org=owner.org, actor=owner, sso_required=True)
     member = MembershipFactory(org=owner.org, user__email="dave@acme.test")
@@ -259,7 +266,7 @@ def _nothing_created(email, org):
     assert not Membership.objects.filter(org=org, user__email=email).exists()
 
 
-def test_wrong_client_secret(page: Page, live_server, oidc_idp, owner):
+def test_wrong_client_secret(page: Page, live_server, oidc_idp, owner, verified):
     verified(owner.org, owner, "acme.test")
     oidc_connection(owner.org, owner, oidc_idp, provider_id="acme-wrong-secret",
                     client_secret="not-the-secret")
@@ -270,7 +277,7 @@ def test_wrong_client_secret(page: Page, live_server, oidc_idp, owner):
     assert AuditEvent.objects.filter(org=owner.org, action="sso.login_failed").exists()
 
 
-def test_idp_that_is_down(page: Page, live_server, owner):
+def test_idp_that_is_down(page: Page, live_server, owner, verified):
     verified(owner.org, owner, "acme.test")
     SSOConnection.objects.create(  # configured while it was up; now nothing listens there
         org=owner.org, kind="oidc", name="Acme IdP", provider_id="acme-oidc-2",
@@ -286,7 +293,7 @@ def test_idp_that_is_down(page: Page, live_server, owner):
     ("wrong-audience", "is not a valid audience"),
 ])
 def test_saml_response_with_bad_signature_or_for_another_audience(
-        page: Page, live_server, saml_idp, owner, mode, reason):
+        page: Page, live_server, saml_idp, owner, mode, reason, verified):
     verified(owner.org, owner, "acme.test")
     sso.sso_connection_create(org=owner.org, actor=owner, kind="saml", name="Acme SAML",
                               provider_id="acme-saml", idp_metadata_url=f"{saml_idp.url}/metadata")
@@ -299,7 +306,7 @@ def test_saml_response_with_bad_signature_or_for_another_audience(
 
 
 def test_new_person_without_idp_verified_email_confirms_it_by_email_first(
-        page: Page, live_server, oidc_idp, owner, mailoutbox):
+        page: Page, live_server, oidc_idp, owner, mailoutbox, verified):
     verified(owner.org, owner, "acme.test")
     oidc_connection(owner.org, owner, oidc_idp)
     continue_with_sso(page, live_server, UNVERIFIED_EMAIL)
@@ -311,7 +318,7 @@ def test_new_person_without_idp_verified_email_confirms_it_by_email_first(
 
 
 def test_existing_password_member_joins_through_sso_in_an_sso_required_org(
-        page: Page, live_server, oidc_idp, owner):
+        page: Page, live_server, oidc_idp, owner, verified):
     verified(owner.org, owner, "acme.test")
     oidc_connection(owner.org, owner, oidc_idp)
     security_policy_update(org=owner.org, actor=owner, sso_required=True)
@@ -324,3 +331,133 @@ def test_existing_password_member_joins_through_sso_in_an_sso_required_org(
     expect(page).to_have_url(f"{live_server.url}/o/acme/members/")
     assert dave.user.socialaccount_set.get().provider == "acme-oidc"
     assert User.objects.filter(email="dave@acme.test").count() == 1
+
+
+# --- Issue 12.1: the cross-tenant takeover through SSO ----------------------------------
+#
+# The reported attack: a newcomer signs up, creates an org, claims the domain of another
+# org's people, adds an OIDC connection to an IdP she controls, and signs in through it as
+# that org's owner (the IdP says email_verified=true). Two independent layers stop it.
+
+CONFIRM_LINK = re.compile(r"https?://\S+/accounts/confirm-email/[^\s/]+/")
+
+
+def attacker_signs_up_with_an_org(page, live_server, mailoutbox):
+    email, password = "mallory@evil.test", "a-long-unusual-passphrase-42"
+    page.goto(f"{live_server.url}/accounts/signup/")
+    page.get_by_label(EMAIL).fill(email)
+    page.get_by_label(PASSWORD_FIELD).fill(password)
+    page.get_by_label(re.compile(r"^Password \(again\):?$")).fill(password)
+    page.get_by_role("button", name="Sign Up").click()
+    expect(page).to_have_url(re.compile(r"/accounts/confirm-email/$"))
+    page.goto(CONFIRM_LINK.search(mailoutbox[-1].body).group(0))
+    page.get_by_role("button", name="Confirm").click()
+    expect(page).to_have_url(f"{live_server.url}/orgs/new/")
+    page.get_by_label("Name", exact=True).fill("Evil Corp")
+    page.get_by_label("Address", exact=True).fill("evil")
+    page.get_by_role("button", name="Create organization").click()
+    expect(page).to_have_url(f"{live_server.url}/o/evil/")
+
+
+def attacker_claims_domain(page, live_server, domain):
+    page.goto(f"{live_server.url}/o/evil/settings/sso/")
+    page.get_by_role("textbox", name="Domain").fill(domain)
+    page.get_by_role("button", name="Add domain").click()
+    expect(page.get_by_role("button", name=f"Check DNS for {domain}")).to_be_visible()
+    # The shortcut of the report is gone: no way to vouch for a domain without DNS.
+    expect(page.get_by_role("button", name=re.compile("as owner"))).to_have_count(0)
+
+
+def attacker_adds_her_idp(page, live_server, oidc_idp):
+    page.goto(f"{live_server.url}/o/evil/settings/sso/")
+    page.get_by_role("link", name="Add OpenID Connect").click()
+    page.get_by_label("Name", exact=True).fill("Evil IdP")
+    page.get_by_label("Connection id").fill("evil-oidc")
+    page.get_by_label("Issuer URL").fill(oidc_idp.url)
+    page.get_by_label("Client id").fill(OIDC_CLIENT_ID)
+    page.get_by_label("Client secret").fill(OIDC_CLIENT_SECRET)
+    page.get_by_role("button", name="Save connection").click()
+    expect(page.get_by_text("Connection “Evil IdP” saved.")).to_be_visible()
+
+
+def sso_as(page, live_server, oidc_idp, slug, email):
+    page.context.clear_cookies()
+    page.goto(f"{live_server.url}/sso/{slug}/")
+    page.get_by_role("button", name=re.compile(r"^Continue with ")).click()
+    oidc_idp_login(page, oidc_idp, email)
+
+
+def victim_was_not_taken_over(victim, live_server, page):
+    assert not victim.user.socialaccount_set.exists()
+    assert list(Membership.objects.filter(user=victim.user)) == [victim]
+    page.goto(f"{live_server.url}/o/{victim.org.slug}/")
+    expect(page).to_have_url(re.compile(r"/accounts/login/"))
+    # The victim org's audit log shows the attempt.
+    [attempt] = AuditEvent.objects.filter(org=victim.org, action="sso.link_refused")
+    assert attempt.object_repr == victim.user.email
+    assert attempt.changes["connection_org"] == "evil"
+    return attempt
+
+
+def test_takeover_fails_at_the_domain_step(page: Page, live_server, oidc_idp, owner, dns,
+                                          mailoutbox):
+    attacker_signs_up_with_an_org(page, live_server, mailoutbox)
+    attacker_claims_domain(page, live_server, "acme.test")
+    page.get_by_role("button", name="Check DNS for acme.test").click()
+    expect(page.get_by_role("alert")).to_contain_text("No TXT record governance-verification=")
+    expect(page.locator("[data-domain='acme.test']")).to_contain_text("Not verified")
+    claim = VerifiedDomain.objects.get(domain="acme.test")
+    assert claim.verified_at is None and claim.org.slug == "evil"
+    attacker_adds_her_idp(page, live_server, oidc_idp)
+
+    sso_as(page, live_server, oidc_idp, "evil", owner.user.email)  # email_verified=true
+    expect(page.get_by_role("alert")).to_contain_text("not in a verified domain of Evil Corp")
+    attempt = victim_was_not_taken_over(owner, live_server, page)
+    assert attempt.changes["reason"] == "domain_not_verified"
+
+
+def test_takeover_fails_at_the_link_step(page: Page, live_server, oidc_idp, org_a, dns,
+                                        mailoutbox):
+    # Acme's owner signs in with an address at a domain the attacker really controls (a
+    # lapsed domain she bought): she proves it by DNS, so the domain step passes.
+    victim = MembershipFactory(org=org_a, role=Role.OWNER, user__email="founder@lapsed.test")
+    attacker_signs_up_with_an_org(page, live_server, mailoutbox)
+    attacker_claims_domain(page, live_server, "lapsed.test")
+    dns.publish("lapsed.test", VerifiedDomain.objects.get(domain="lapsed.test").txt_record)
+    page.get_by_role("button", name="Check DNS for lapsed.test").click()
+    expect(page.get_by_text("lapsed.test is verified.")).to_be_visible()
+    attacker_adds_her_idp(page, live_server, oidc_idp)
+
+    sso_as(page, live_server, oidc_idp, "evil", "founder@lapsed.test")
+    expect(page.get_by_role("alert")).to_contain_text(
+        "An account for founder@lapsed.test already exists")
+    attempt = victim_was_not_taken_over(victim, live_server, page)
+    assert attempt.changes["reason"] == "existing_account_not_member"
+
+
+def test_the_owner_of_an_account_links_it_after_signing_in_and_confirming(
+        page: Page, live_server, oidc_idp, owner, outsider, verified):
+    # A Globex owner whose address is in Acme's verified domain: Acme's IdP cannot join
+    # the account by itself, but the person can, with their password, twice.
+    verified(owner.org, owner, "acme.test")
+    oidc_connection(owner.org, owner, oidc_idp)
+    person = MembershipFactory(org=outsider.org, user__email="consultant@acme.test").user
+    sso_as(page, live_server, oidc_idp, "acme", "consultant@acme.test")
+    expect(page.get_by_role("alert")).to_contain_text("already exists")
+    page.context.clear_cookies()  # a fresh IdP session too
+    page.get_by_role("link", name="Sign in and link my account").click()
+    page.get_by_label(EMAIL).fill(person.email)
+    page.get_by_label(PASSWORD_FIELD).fill(PASSWORD)
+    page.get_by_role("button", name="Sign In").click()
+    expect(page).to_have_url(f"{live_server.url}/sso/acme/link/")
+    page.get_by_role("button", name="Link with Acme IdP").click()
+    oidc_idp_login(page, oidc_idp, "consultant@acme.test")
+    # allauth asks for the password again before it links anything.
+    expect(page).to_have_url(re.compile(r"/accounts/reauthenticate/"))
+    assert not person.socialaccount_set.exists()
+    page.get_by_label(PASSWORD_FIELD).fill(PASSWORD)
+    page.get_by_role("button", name="Confirm").click()
+    expect(page).to_have_url(f"{live_server.url}/o/acme/")
+    assert person.socialaccount_set.get().provider == "acme-oidc"
+    assert Membership.objects.get(org=owner.org, user=person).role == Role.MEMBER
+    assert AuditEvent.objects.filter(org=outsider.org, action="sso.linked").exists()

@@ -202,3 +202,29 @@ def test_only_admins_verify_domains(personas, dns):
         sso.domain_verify_dns(org=row.org, actor=personas[Role.MEMBER], domain=row)
     row.refresh_from_db()
     assert row.verified_at is None
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("127.0.0.1:5399", [("127.0.0.1", 5399)]),
+    ("10.0.0.2, ::1", [("10.0.0.2", 53), ("::1", 53)]),
+    ("", []),
+])
+def test_dns_resolver_nameservers_setting(monkeypatch, raw, expected):
+    from governance.env import env_nameservers
+
+    monkeypatch.setenv("DNS_RESOLVER_NAMESERVERS", raw)
+    assert env_nameservers("DNS_RESOLVER_NAMESERVERS") == expected
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    ("dns.example.com", "is not IP\\[:port\\]"),
+    ("127.0.0.1:99999", "port 99999 is out of range"),
+])
+def test_dns_resolver_nameservers_refuses_bad_values(monkeypatch, raw, message):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from governance.env import env_nameservers
+
+    monkeypatch.setenv("DNS_RESOLVER_NAMESERVERS", raw)
+    with pytest.raises(ImproperlyConfigured, match=message):
+        env_nameservers("DNS_RESOLVER_NAMESERVERS")

@@ -13,7 +13,9 @@ from orgs.roles import Role
 from orgs.sso import services as sso
 from orgs.sso.models import VerifiedDomain
 from orgs.sso.tasks import domain_recheck_task, domains_recheck_task
+from tests.components import wait_for
 from tests.dns_components import verify_domain
+from tests.factories import MembershipFactory, OrganizationFactory
 from tests.sso_components import free_port
 
 pytestmark = pytest.mark.django_db
@@ -228,3 +230,40 @@ def test_dns_resolver_nameservers_refuses_bad_values(monkeypatch, raw, message):
     monkeypatch.setenv("DNS_RESOLVER_NAMESERVERS", raw)
     with pytest.raises(ImproperlyConfigured, match=message):
         env_nameservers("DNS_RESOLVER_NAMESERVERS")
+
+
+@pytest.fixture
+def dns_worker(dns, monkeypatch, request):
+    """A real Celery worker whose resolver is the session's dnsmasq (the worker process
+    reads DNS_RESOLVER_NAMESERVERS from its environment)."""
+    monkeypatch.setenv("DNS_RESOLVER_NAMESERVERS", f"127.0.0.1:{dns.port}")
+    return request.getfixturevalue("celery_worker_process")
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_real_worker_unverifies_a_domain_whose_record_disappeared(dns, dns_worker):
+    org = OrganizationFactory(slug="dns-worker")
+    admin = MembershipFactory(org=org, role=Role.ADMIN)
+    kept = verify_domain(dns, org, admin, "kept.test")
+    gone = verify_domain(dns, org, admin, "gone.test")
+    dns.withdraw("gone.test")
+
+    # Beat's message: the worker runs the fan-out, which sends one task per domain.
+    domains_recheck_task.apply_async(queue=dns_worker.queue)
+    wait_for(lambda: events(org, "domain.unverified").exists(), timeout=20,
+             message="The worker did not un-verify gone.test (its log is in the output)")
+    wait_for(lambda: VerifiedDomain.objects.get(pk=kept.pk).checked_at is not None,
+             timeout=20, message="The worker did not recheck kept.test")
+    assert VerifiedDomain.objects.get(pk=gone.pk).verified_at is None
+    assert VerifiedDomain.objects.get(pk=kept.pk).verified_at is not None
+    assert events(org, "domain.unverified").get().object_repr == "gone.test"
+    assert "orgs.domain_recheck[" in dns_worker.log()
+
+
+@pytest.mark.parametrize("task", [domains_recheck_task, domain_recheck_task])
+def test_recheck_tasks_are_scheduled_ack_late_with_bounded_retries(task, settings):
+    assert task.app.amqp.router.route({}, task.name)["queue"].name == "default"
+    assert task.acks_late is True and task.max_retries == 3
+    schedule = settings.CELERY_BEAT_SCHEDULE["orgs.domains_recheck"]
+    assert schedule["task"] == domains_recheck_task.name and schedule["schedule"] == 6 * 3600

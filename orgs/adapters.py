@@ -90,8 +90,9 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
                             existing_user=None if connecting else existing,
                             connecting_user=request.user if connecting else None)
         except SSORefused as exc:
+            offer_link = exc.reason == "existing_account_not_member"
             raise ImmediateHttpResponse(_error_page(request, connection, str(exc),
-                                                    offer_link=existing is not None)) from None
+                                                    offer_link=offer_link)) from None
         request._sso_new_link = not sociallogin.is_existing or linked_by_email
 
     def on_authentication_error(self, request, provider, error=None, exception=None,

@@ -35,7 +35,12 @@ EDITABLE = ("name", "enabled", "default_role", "group_attribute", "group_roles",
 
 
 class SSORefused(Exception):
-    """An SSO sign-in that must not go ahead; str(exc) is the message for the page."""
+    """An SSO sign-in that must not go ahead; str(exc) is the message for the page,
+    .reason the audited reason."""
+
+    def __init__(self, message: str, reason: str = ""):
+        super().__init__(message)
+        self.reason = reason
 
 
 def _check_role(actor: Membership, role: str, field: str):
@@ -185,7 +190,7 @@ def sso_login_refuse(*, connection: SSOConnection, email: str, reason: str, mess
         if existing_user is not None:
             _tell_account_orgs(user=existing_user, connection=connection,
                                action="sso.link_refused", changes={"reason": reason})
-    raise SSORefused(message)
+    raise SSORefused(message, reason)
 
 
 def sso_login_check(*, connection: SSOConnection, email: str, email_verified: bool,

@@ -254,6 +254,7 @@ def test_adapter_refuses_cross_org_login_with_a_page_and_creates_nothing(owner, 
         SocialAccountAdapter().pre_social_login(request, _sociallogin(conn, "bob@globex.test"))
     assert exc.value.response.status_code == 400
     assert b"not in a verified domain of Acme" in exc.value.response.content
+    assert b"link my account" not in exc.value.response.content  # no link to offer here
     assert not Membership.objects.filter(org=owner.org, user__email="bob@globex.test").exists()
 
 

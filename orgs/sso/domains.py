@@ -126,6 +126,8 @@ def domain_recheck(*, org: Organization, domain_id: int) -> VerifiedDomain | Non
         pk=domain_id, verified_at__isnull=False).first()
     if row is None:
         return None
+    # The DNS query runs under the row lock (bounded by DNS_RESOLVER_TIMEOUT), so an
+    # admin's "Check DNS" or a removal cannot interleave with this decision.
     reason = _recheck_outcome(row)
     row.checked_at = timezone.now()
     if reason is None:

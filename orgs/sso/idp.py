@@ -1,4 +1,4 @@
-"""Talking to identity providers and DNS while an admin configures SSO.
+"""Talking to identity providers while an admin configures SSO (DNS: orgs/sso/domain_dns.py).
 
 Every failure becomes IdPError with a sentence for the form (and the audit log), naming
 the field it belongs to.

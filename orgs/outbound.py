@@ -213,6 +213,11 @@ def _read_body(resp, sock, origin, deadline, timeout, max_bytes) -> bytes:
         sock.settimeout(_remaining(deadline, origin, timeout))
         chunk = resp.read1(CHUNK)
         if not chunk:
+            # The watchdog's shutdown looks like the end of the body: a cut-off answer
+            # must not pass for a whole one.
+            _remaining(deadline, origin, timeout)
+            if length and length.isdigit() and len(body) < int(length):
+                raise OutboundError(f"{origin} ended its answer early.", reason="protocol")
             return bytes(body)
         body += chunk
         if len(body) > max_bytes:

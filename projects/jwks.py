@@ -56,9 +56,9 @@ def _get_json(url: str) -> dict:
         if response.status != 200:
             raise JWKSUnavailable(f"HTTP {response.status}")
         document = response.json()
-    except ValidationError:
-        log.warning("Refused to fetch %s", urlparse(url).hostname)
-        raise JWKSUnavailable("refused by the outbound policy") from None
+    except ValidationError as exc:
+        log.warning("Refused to fetch from %s", urlparse(url).hostname)
+        raise JWKSUnavailable("; ".join(exc.messages)) from None
     except outbound.OutboundError as exc:
         log.warning("Could not fetch from %s: %s", urlparse(url).hostname, exc.reason)
         raise JWKSUnavailable(exc.reason) from None

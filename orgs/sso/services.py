@@ -15,6 +15,7 @@ from orgs.audit import diff, record_event
 from orgs.crypto import encrypt
 from orgs.models import Membership, Organization
 from orgs.roles import RANK, Role, can_manage
+from orgs.scoping import require_member
 from orgs.sso import idp
 from orgs.sso.models import SSOConnection, VerifiedDomain
 
@@ -77,6 +78,7 @@ def sso_connection_create(*, org: Organization, actor: Membership, kind: str, na
                           provider_id: str, client_secret: str = "", **fields) -> SSOConnection:
     """Admins add an OIDC or SAML connection. Checks the IdP (discovery or metadata) first,
     encrypts the client secret, audits sso.connection_created."""
+    require_member(org, actor)
     _require(actor, "org:write")
     conn = SSOConnection(org=org, kind=kind, name=(name or "").strip(),
                          provider_id=(provider_id or "").strip().lower())
@@ -111,6 +113,7 @@ def sso_connection_update(*, org: Organization, actor: Membership, connection: S
                           client_secret: str = "", **fields) -> SSOConnection:
     """Admins change a connection; an empty client_secret keeps the stored one. Audits
     sso.connection_updated with before and after (the secret only as 'changed')."""
+    require_member(org, actor)
     _require(actor, "org:write")
     conn = SSOConnection.objects.for_org(org).get(pk=connection.pk)
     before = {f: getattr(conn, f) for f in EDITABLE}
@@ -141,6 +144,7 @@ def sso_connection_delete(*, org: Organization, actor: Membership, connection: S
     """Admins remove a connection; people linked through it sign in another way. Their
     links go too, so a later connection reusing the id (perhaps another org's) can never
     sign in through them. Audits sso.connection_deleted."""
+    require_member(org, actor)
     from allauth.socialaccount.models import SocialAccount
 
     _require(actor, "org:write")
@@ -162,6 +166,7 @@ def _domain_taken(domain: str, org) -> bool:
 @transaction.atomic
 def domain_add(*, org: Organization, actor: Membership, domain: str) -> VerifiedDomain:
     """Admins claim an email domain; it counts once verified. Audits domain.added."""
+    require_member(org, actor)
     _require(actor, "org:write")
     domain = (domain or "").strip().lower().lstrip("@").rstrip(".")
     row = VerifiedDomain(org=org, domain=domain)
@@ -196,6 +201,7 @@ def domain_verify_dns(*, org: Organization, actor: Membership, domain: VerifiedD
                       resolver=None) -> VerifiedDomain:
     """Admins prove a domain by its DNS TXT record. resolver(domain) -> [txt strings]
     (tests pass a fake). Audits domain.verified, or domain.verification_failed."""
+    require_member(org, actor)
     _require(actor, "org:write")
     records = (resolver or idp.txt_records)(domain.domain)
     if domain.txt_record not in records:
@@ -211,6 +217,7 @@ def domain_verify_dns(*, org: Organization, actor: Membership, domain: VerifiedD
 def domain_confirm(*, org: Organization, actor: Membership,
                    domain: VerifiedDomain) -> VerifiedDomain:
     """An owner vouches for a domain without DNS. Audits domain.verified (method owner)."""
+    require_member(org, actor)
     if not actor.has_scope("org:delete"):
         raise PermissionDenied("Only an owner can confirm a domain without DNS.")
     return _mark_verified(org, actor, domain, VerifiedDomain.Method.OWNER)
@@ -219,6 +226,7 @@ def domain_confirm(*, org: Organization, actor: Membership,
 @transaction.atomic
 def domain_remove(*, org: Organization, actor: Membership, domain: VerifiedDomain):
     """Admins drop a domain; SSO stops accepting its addresses. Audits domain.removed."""
+    require_member(org, actor)
     _require(actor, "org:write")
     row = VerifiedDomain.objects.for_org(org).select_for_update().get(pk=domain.pk)
     record_event(org=org, actor=actor, action="domain.removed", obj=row)

@@ -19,6 +19,7 @@ from orgs.audit import diff, record_event
 from orgs.crypto import decrypt, encrypt
 from orgs.events import NotificationEvent, event_emit
 from orgs.models import Membership
+from orgs.scoping import require_member
 from orgs.webhooks import signing
 from orgs.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -50,6 +51,7 @@ def endpoint_create(*, org, actor: Membership, url: str, description: str = "",
                     event_types=None) -> tuple[WebhookEndpoint, str]:
     """Org admins add an endpoint; returns (endpoint, secret). The secret is shown once and
     stored encrypted (it must sign every delivery). Audits webhook.created."""
+    require_member(org, actor)
     _require(actor)
     outbound.validate_url(url)
     if WebhookEndpoint.objects.for_org(org).count() >= MAX_ENDPOINTS:
@@ -69,6 +71,7 @@ def endpoint_create(*, org, actor: Membership, url: str, description: str = "",
 def endpoint_update(*, org, actor: Membership, endpoint: WebhookEndpoint, url: str,
                     description: str = "", event_types=None) -> WebhookEndpoint:
     """Change URL, description or event types. Audits webhook.updated."""
+    require_member(org, actor)
     _require(actor)
     outbound.validate_url(url)
     endpoint = WebhookEndpoint.objects.for_org(org).select_for_update().get(pk=endpoint.pk)
@@ -90,6 +93,7 @@ def endpoint_update(*, org, actor: Membership, endpoint: WebhookEndpoint, url: s
 def endpoint_rotate_secret(*, org, actor: Membership, endpoint: WebhookEndpoint) -> str:
     """A new secret; the old one keeps signing alongside for 24 hours. Returns the new
     secret (shown once). Audits webhook.secret_rotated."""
+    require_member(org, actor)
     _require(actor)
     endpoint = WebhookEndpoint.objects.for_org(org).select_for_update().get(pk=endpoint.pk)
     secret = signing.new_secret()
@@ -108,6 +112,7 @@ def endpoint_set_enabled(*, org, actor: Membership | None, endpoint: WebhookEndp
                          enabled: bool, reason: str = "") -> WebhookEndpoint:
     """Turn an endpoint on or off. actor None: the system (persistent failure). Audits
     webhook.enabled / webhook.disabled; disabling emits webhook.disabled to tell admins."""
+    require_member(org, actor, system_ok=True)
     if actor is not None:
         _require(actor)
     endpoint = WebhookEndpoint.objects.for_org(org).select_for_update().get(pk=endpoint.pk)
@@ -132,6 +137,7 @@ def endpoint_set_enabled(*, org, actor: Membership | None, endpoint: WebhookEndp
 @transaction.atomic
 def endpoint_delete(*, org, actor: Membership, endpoint: WebhookEndpoint):
     """Remove an endpoint and its delivery log. Audits webhook.deleted."""
+    require_member(org, actor)
     _require(actor)
     endpoint = WebhookEndpoint.objects.for_org(org).select_for_update().get(pk=endpoint.pk)
     record_event(org=org, actor=actor, action="webhook.deleted", obj=endpoint,
@@ -142,6 +148,7 @@ def endpoint_delete(*, org, actor: Membership, endpoint: WebhookEndpoint):
 @transaction.atomic
 def endpoint_send_test(*, org, actor: Membership, endpoint: WebhookEndpoint) -> WebhookDelivery:
     """Queue a `webhook.test` event for this endpoint only. Returns its delivery."""
+    require_member(org, actor)
     _require(actor)
     event = event_emit(org=org, kind="webhook.test", subject=endpoint,
                        payload={"message": "Test event from governance", "by": actor.user.email})
@@ -163,6 +170,7 @@ def _queue_attempt(org, delivery):
 def delivery_redeliver(*, org, actor: Membership, delivery: WebhookDelivery) -> WebhookDelivery:
     """Send a delivery again from the first attempt (the log keeps earlier attempts).
     Audits webhook.redelivered."""
+    require_member(org, actor)
     _require(actor)
     updated = WebhookDelivery.objects.for_org(org).filter(pk=delivery.pk).update(
         status=WebhookDelivery.Status.PENDING, attempts=0, next_attempt_at=timezone.now())

@@ -352,3 +352,29 @@ def test_allowed_networks_open_only_what_they_list(settings):
     assert outbound.is_allowed_address("10.20.3.4")
     assert not outbound.is_allowed_address("10.21.0.1")
     assert outbound.is_allowed_address("93.184.215.14")
+
+
+def test_allowed_networks_setting_refuses_a_bad_network(monkeypatch):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from governance.env import env_networks
+
+    monkeypatch.setenv("OUTBOUND_ALLOWED_NETWORKS", "10.20.0.0/16, 10.0.0.0/33")
+    with pytest.raises(ImproperlyConfigured, match="not '10.0.0.0/33'"):
+        env_networks("OUTBOUND_ALLOWED_NETWORKS")
+
+
+@pytest.mark.parametrize("old", ["WEBHOOK_ALLOW_PRIVATE_NETWORKS",
+                                 "GATEWAY_ALLOW_PRIVATE_NETWORKS",
+                                 "WORKLOAD_ALLOW_LOCAL_ISSUERS"])
+def test_a_replaced_allow_setting_stops_start_up(old):
+    # A deployment that still sets one would otherwise lose its exception silently.
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, old: "true", "SECRET_KEY": "x" * 50}
+    result = subprocess.run([sys.executable, "-c", "import governance.settings"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert f"{old} was replaced by OUTBOUND_ALLOWED_NETWORKS" in result.stderr

@@ -80,15 +80,15 @@ def public_dns(monkeypatch):
         except ValueError:
             return [PUBLIC_ADDRESS]
 
-    real_connect = socket.create_connection
-
-    def loopback_only(address, *args, **kwargs):
-        if not ipaddress.ip_address(address[0]).is_loopback:
-            raise AssertionError(f"a test tried to connect to {address[0]}")
-        return real_connect(address, *args, **kwargs)
+    class LoopbackOnly(socket.socket):  # every Python socket: ours, requests', urllib3's
+        def connect(self, address):
+            if self.family in (socket.AF_INET, socket.AF_INET6) and \
+                    not ipaddress.ip_address(address[0]).is_loopback:
+                raise AssertionError(f"a test tried to connect to {address[0]}")
+            return super().connect(address)
 
     monkeypatch.setattr(outbound, "resolve", resolve)
-    monkeypatch.setattr(socket, "create_connection", loopback_only)
+    monkeypatch.setattr(socket, "socket", LoopbackOnly)
 
 
 @pytest.fixture(scope="session")

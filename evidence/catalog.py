@@ -10,7 +10,6 @@ import hashlib
 from collections import Counter
 from datetime import date, timedelta
 
-import requests
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -20,12 +19,14 @@ from evidence import importers
 from evidence.importers import CatalogFileError, Format
 from evidence.models import CatalogEntry, CatalogSnapshot, ImportJob
 from evidence.signals import catalog_imported
+from orgs import outbound
 from orgs.audit import record_event
 from orgs.events import event_emit
 
 BATCH_SIZE = 2000  # rows per INSERT: a few statements for the largest catalog
 MAX_BYTES = 64 * 1024 * 1024  # refuse catalogs above 64 MB (the largest real one is 3 MB)
-URL_TIMEOUT = (5, 30)  # seconds to connect, seconds between bytes
+URL_TIMEOUT = 60  # seconds for the whole download, redirects included
+URL_REDIRECTS = 5  # e.g. a GitHub raw URL; every hop is checked again (orgs/outbound.py)
 STALE_AFTER = timedelta(minutes=15)  # a running job older than this lost its worker
 
 
@@ -118,34 +119,34 @@ def _row(org, snapshot, e) -> CatalogEntry:
 
 
 def url_error(url: str) -> str | None:
-    """Why the server would refuse to fetch url (fetch_url's rule), or None. Checked
-    where a URL is saved for later too (the scheduled refresh), so it fails on the form."""
+    """Why the server would refuse to fetch url (fetch_url's rule: http(s), a host that
+    resolves to public addresses only, orgs/outbound.py), or None. Checked where a URL is
+    saved for later too (the scheduled refresh), so it fails on the form."""
     if not url.lower().startswith(("http://", "https://")):
         return "Only http:// and https:// URLs can be imported."
+    try:
+        outbound.check(url)
+    except outbound.OutboundRefused as exc:
+        return str(exc)
     return None
 
 
 def fetch_url(url: str) -> bytes:
     """The body of an http(s) URL, at most MAX_BYTES; CatalogFileError with a clear reason
-    when it cannot be had. Only org admins can make the server fetch a URL."""
+    when it cannot be had. Only org admins (and the refresh they scheduled) make the server
+    fetch a URL; it goes through orgs/outbound.py, so every redirect hop is checked."""
     if reason := url_error(url):
         raise CatalogFileError([("", reason)])
     try:
-        with requests.get(url, timeout=URL_TIMEOUT, stream=True) as response:
-            if response.status_code != 200:
-                raise CatalogFileError([("", f"{url} answered HTTP {response.status_code}; "
-                                             "nothing was imported.")])
-            body = bytearray()
-            for chunk in response.iter_content(chunk_size=1 << 16):
-                body += chunk
-                if len(body) > MAX_BYTES:
-                    raise CatalogFileError([("", f"{url} is larger than "
-                                                 f"{MAX_BYTES // 2**20} MB.")])
-            return bytes(body)
-    except requests.RequestException as exc:
-        raise CatalogFileError([("", f"{url} could not be fetched ({type(exc).__name__}): "
-                                     "is the address right and reachable from the server?")]
-                               ) from None
+        response = outbound.fetch("GET", url, timeout=URL_TIMEOUT, max_bytes=MAX_BYTES,
+                                  max_redirects=URL_REDIRECTS)
+    except outbound.OutboundError as exc:
+        raise CatalogFileError([("", f"{url} could not be fetched: {exc} Nothing was "
+                                     "imported.")]) from None
+    if response.status != 200:
+        raise CatalogFileError([("", f"{url} answered HTTP {response.status}; nothing was "
+                                     "imported.")])
+    return response.content
 
 
 @transaction.atomic

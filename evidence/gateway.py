@@ -4,14 +4,13 @@ the smoke runs of approvals/ read it with gateway_config_get and gateway_key.
 
 The key is a secret we must send, so it is encrypted (orgs/crypto.py), never compared,
 never shown again, never logged and never in an audit event (which says only "replaced").
-The base URL follows the webhooks' SSRF rule: loopback, private and link-local addresses
-are refused unless GATEWAY_ALLOW_PRIVATE_NETWORKS is on; checked on save and again before
-every run (DNS may change).
+The base URL follows the outbound policy of orgs/outbound.py: loopback, private and
+link-local addresses are refused unless they lie in OUTBOUND_ALLOWED_NETWORKS; checked on
+save, before every run and, pinned to the checked address, on every request.
 """
 
 from urllib.parse import urlsplit, urlunsplit
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -20,7 +19,7 @@ from evidence.models import GatewayConfig
 from orgs.audit import diff, record_event
 from orgs.crypto import decrypt, encrypt
 from orgs.events import event_emit
-from orgs.webhooks.ssrf import check_destination
+from orgs.outbound import validate_url
 
 MIN_TIMEOUT, MAX_TIMEOUT = 1, 120
 MAX_KEY_LENGTH = 500
@@ -42,9 +41,8 @@ def gateway_key(config: GatewayConfig) -> str:
 
 
 def check_gateway_url(url: str) -> None:
-    """The SSRF rule of webhooks, on field base_url (raises ValidationError)."""
-    check_destination(url, field="base_url", who="Gateway smoke tests",
-                      allow_private=settings.GATEWAY_ALLOW_PRIVATE_NETWORKS)
+    """The outbound policy (orgs/outbound.py) on field base_url (raises ValidationError)."""
+    validate_url(url, field="base_url")
 
 
 def _clean_url(url: str) -> str:

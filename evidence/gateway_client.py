@@ -5,17 +5,18 @@ probe() never raises for what the gateway does: an HTTP error, a timeout, a refu
 connection, a body that is not JSON or lacks the expected shape all come back as a failed
 ProbeResult with the reason in `error`. The request metadata it records (method, URL,
 model, the synthetic body) holds no secret: the key travels only in the Authorization
-header, which is never recorded. Redirects are not followed, so a gateway cannot bounce
-the request to an address the SSRF rule refused.
+header, which is never recorded. The request goes through orgs/outbound.py (pinned to
+a checked public address, one deadline of `timeout` seconds, the answer capped at
+MAX_RESPONSE); redirects are not followed, so a gateway cannot bounce the request to an
+address the policy refused.
 """
 
 import json
 import time
 from dataclasses import asdict, dataclass, field
 
-import requests
-
 from evidence.families import Action
+from orgs import outbound
 
 PROMPT = "This is a synthetic smoke test. Reply with the single word: pong."
 TOOL = {"type": "function", "function": {
@@ -23,6 +24,7 @@ TOOL = {"type": "function", "function": {
     "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
                    "required": ["city"]}}}
 MAX_ERROR = 500
+MAX_RESPONSE = 32 * 1024 * 1024  # an image answer in b64_json is a few MB
 
 
 @dataclass
@@ -154,13 +156,12 @@ CHECKS = {Action.CHAT: _check_chat, Action.RESPONSES: _check_responses,
           Action.TOOL_CALLS: _check_tools}
 
 
-def _read_stream(response, result: ProbeResult, deadline: float) -> str:
-    """Server-sent events until data: [DONE]: count the content deltas, keep the usage."""
+def _read_stream(text: str, result: ProbeResult) -> str:
+    """Server-sent events until data: [DONE]: count the content deltas, keep the usage.
+    The whole stream arrived within the probe's deadline (orgs/outbound.py)."""
     deltas, done = 0, False
-    for raw in response.iter_lines(decode_unicode=True):
-        if time.monotonic() > deadline:
-            raise requests.Timeout("the stream did not finish in time")
-        line = (raw or "").strip()
+    for raw in text.splitlines():
+        line = raw.strip()
         if not line.startswith("data:"):
             continue  # blank separators, comments (": ping"), event: lines
         data = line[5:].strip()
@@ -184,7 +185,8 @@ def _read_stream(response, result: ProbeResult, deadline: float) -> str:
 
 
 def _error_text(response) -> str:
-    """The OpenAI error body's message (and type or code), else the start of the body."""
+    """The OpenAI error body's message (and type or code), else the start of the body:
+    what the org's own gateway said is the point of a failed smoke test's record."""
     try:
         error = response.json().get("error")
     except (ValueError, AttributeError):
@@ -194,7 +196,33 @@ def _error_text(response) -> str:
         text = f"{error['message']}" + (f" ({kind})" if kind else "")
     else:
         text = (response.text or "").strip()[:200] or response.reason or "no body"
-    return f"HTTP {response.status_code}: {text}"[:MAX_ERROR]
+    return f"HTTP {response.status}: {text}"[:MAX_ERROR]
+
+
+def _transport_error(exc: outbound.OutboundError, timeout: int) -> str:
+    if exc.reason == "timeout":
+        return f"Timed out after {timeout} s."
+    if exc.reason == "connect":
+        reason = "connection refused" if "refused" in str(exc) else "no connection"
+        return f"Could not connect to the gateway ({reason})."
+    return str(exc)[:MAX_ERROR]  # refused by the policy, TLS, too large: already safe
+
+
+def _check(response, result: ProbeResult, action: str):
+    result.status = response.status
+    if not 200 <= response.status < 300:
+        result.error = _error_text(response)
+    elif action == Action.CHAT_STREAM:
+        result.shape = _read_stream(response.text, result)
+        result.shape_ok = True
+    else:
+        try:
+            body = response.json()
+        except ValueError:
+            raise ShapeError("The response is not JSON.") from None
+        result.usage = _usage(body)
+        result.shape = CHECKS[action](body)
+        result.shape_ok = True
 
 
 def probe(*, base_url: str, key: str, timeout: int, action: str, model: str) -> ProbeResult:
@@ -202,37 +230,18 @@ def probe(*, base_url: str, key: str, timeout: int, action: str, model: str) -> 
     path, build = REQUESTS[action]
     result = ProbeResult(action=action, model=model, method="POST", url=base_url + path,
                          body=build(model))
-    stream = action == Action.CHAT_STREAM
     started = time.monotonic()
     try:
-        response = requests.post(
-            result.url, json=result.body, timeout=timeout, stream=stream,
-            allow_redirects=False,
-            headers={"Authorization": f"Bearer {key}", "Accept":
-                     "text/event-stream" if stream else "application/json"})
-        with response:
-            result.status = response.status_code
-            if not 200 <= response.status_code < 300:
-                result.error = _error_text(response)
-            elif stream:
-                result.shape = _read_stream(response, result, started + timeout)
-                result.shape_ok = True
-            else:
-                try:
-                    body = response.json()
-                except ValueError:
-                    raise ShapeError("The response is not JSON.") from None
-                result.usage = _usage(body)
-                result.shape = CHECKS[action](body)
-                result.shape_ok = True
+        response = outbound.fetch(
+            "POST", result.url, body=json.dumps(result.body).encode(), timeout=timeout,
+            max_bytes=MAX_RESPONSE,
+            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json",
+                     "Accept": "text/event-stream" if action == Action.CHAT_STREAM
+                     else "application/json"})
+        _check(response, result, action)
     except ShapeError as exc:
         result.error = str(exc)
-    except requests.Timeout:
-        result.error = f"Timed out after {timeout} s."
-    except requests.ConnectionError as exc:
-        reason = "connection refused" if "refused" in str(exc).lower() else type(exc).__name__
-        result.error = f"Could not connect to the gateway ({reason})."
-    except requests.RequestException as exc:
-        result.error = f"The request failed: {type(exc).__name__}."
+    except outbound.OutboundError as exc:
+        result.error = _transport_error(exc, timeout)
     result.latency_ms = int((time.monotonic() - started) * 1000)
     return result

@@ -49,6 +49,20 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_networks(name: str, default: list[str] | None = None) -> list[str]:
+    """A comma-separated list of CIDR networks (10.1.0.0/16, ::1/128), checked now."""
+    import ipaddress
+
+    items = env_list(name, default)
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name} must list networks like 10.1.0.0/16 or "
+                                       f"127.0.0.1/32, not {item!r}") from None
+    return items
+
+
 def env_url(name: str, default: str = "", *, schemes: tuple[str, ...] = ("http", "https")) -> str:
     raw = os.environ.get(name, default).strip()
     if not raw:

@@ -4,6 +4,7 @@ The table of variables is in README.md ("Configuration"). Helpers in governance/
 raise ImproperlyConfigured on bad values, and no secret ever gets a generated default.
 """
 
+import os
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -18,6 +19,7 @@ from governance.env import (
     env_int,
     env_list,
     env_nameservers,
+    env_networks,
     env_str,
     env_url,
 )
@@ -226,12 +228,21 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Unset: derived from SECRET_KEY.
 FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY")
 
-# Webhooks to loopback/private/link-local addresses are refused (SSRF) unless this is on;
-# on by default only in DEBUG. Tests turn it on where they run a local receiver.
-WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", DEBUG)
-# The same rule for the smoke-test gateway's base URL (evidence/gateway.py): a gateway on
-# an internal address needs this on (docs/smoke-tests.md). Tests run a local stub.
-GATEWAY_ALLOW_PRIVATE_NETWORKS = env_bool("GATEWAY_ALLOW_PRIVATE_NETWORKS", DEBUG)
+# Every outbound request (webhooks, the smoke-test gateway, catalog URLs, OIDC discovery,
+# SAML metadata, JWKS, allauth's calls to an IdP) goes through orgs/outbound.py, which
+# refuses loopback, private, link-local and other non-public addresses (SSRF) unless they
+# lie in one of these networks. Empty in production; DEBUG allows loopback and the
+# private ranges of a developer's machine, never link-local (cloud metadata). Tests allow
+# 127.0.0.1/32 only where they run their own fake server.
+OUTBOUND_ALLOWED_NETWORKS = env_networks("OUTBOUND_ALLOWED_NETWORKS", [
+    "127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+] if DEBUG else [])
+for _old in ("WEBHOOK_ALLOW_PRIVATE_NETWORKS", "GATEWAY_ALLOW_PRIVATE_NETWORKS",
+             "WORKLOAD_ALLOW_LOCAL_ISSUERS"):
+    # Replaced by the one list above; failing loudly beats a silently ignored setting.
+    if _old in os.environ:
+        raise ImproperlyConfigured(f"{_old} was replaced by OUTBOUND_ALLOWED_NETWORKS "
+                                   "(a list of networks, e.g. 10.1.0.0/16).")
 
 # CACHE_URL: locmem:// (one process) by default; redis://host:6379/N in production, where
 # every process must see a key revocation on its next request (projects/credentials.py).
@@ -246,9 +257,8 @@ DECISION_LOG_FLUSH_THREAD = env_bool("DECISION_LOG_FLUSH_THREAD", True)
 # Team API keys are stored as HMAC-SHA256(KEY_PEPPER, secret). Unset: derived from
 # SECRET_KEY, so rotating SECRET_KEY then invalidates every team API key (docs/keys.md).
 KEY_PEPPER = env_str("KEY_PEPPER")
-# Workload identity issuers must be https; plain http to a loopback address (a local test
-# issuer) is allowed only with this on (default: DEBUG).
-WORKLOAD_ALLOW_LOCAL_ISSUERS = env_bool("WORKLOAD_ALLOW_LOCAL_ISSUERS", DEBUG)
+# Workload identity issuers must be https; plain http only to an address inside
+# OUTBOUND_ALLOWED_NETWORKS (a local test issuer), see projects/jwks.py.
 
 # Client address for the audit log: with NUM_PROXIES=N, the Nth address from the right of
 # X-Forwarded-For (the one our own proxy saw); with 0, REMOTE_ADDR.

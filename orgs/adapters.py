@@ -14,10 +14,12 @@ from allauth.account.utils import filter_users_by_email
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.providers.base import AuthProcess
+from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
+from orgs import outbound
 from orgs.sso import login as sso_login
 from orgs.sso.services import SSORefused, sso_login_check, sso_membership_sync
 
@@ -66,6 +68,12 @@ class AccountAdapter(DefaultAccountAdapter):
 
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
+    def get_requests_session(self):
+        # Every HTTP call allauth makes to an IdP (OIDC discovery, the token exchange,
+        # userinfo, the JWKS behind id_token checks) goes through the outbound policy:
+        # public addresses only, pinned, every redirect hop checked, time and size capped.
+        return outbound.session(timeout=settings.SOCIALACCOUNT_REQUESTS_TIMEOUT)
+
     def list_apps(self, request, provider=None, client_id=None):
         # Only targeted lookups: an unfiltered listing would show every customer's IdP on
         # the sign-in page. People reach their IdP through "Continue with SSO".

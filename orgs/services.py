@@ -28,6 +28,7 @@ from orgs.models import (
 from orgs.permissions import can_change_role, can_remove
 from orgs.policy import POLICY_FIELDS, SecurityPolicy
 from orgs.roles import Role, can_manage
+from orgs.scoping import require_member
 from orgs.signals import member_removing
 
 INVITATION_DAYS = 7
@@ -74,6 +75,7 @@ def org_create(*, user, name: str, slug: str, renewal_contact_email: str = "",
 @transaction.atomic
 def org_update(*, org: Organization, actor: Membership, **fields) -> Organization:
     """Admins and owners edit the org's name and contacts (slug stays: it is in every URL)."""
+    require_member(org, actor)
     _require(actor, "org:write")
     org = Organization.objects.select_for_update().get(pk=org.pk)
     owner = fields.get("billing_owner")
@@ -104,6 +106,7 @@ def invitation_create(*, org: Organization, actor: Membership, email: str, role:
     Needs members:write and a role no higher than the actor's. Mails the accept link
     after commit. Audits invitation.created.
     """
+    require_member(org, actor)
     _require(actor, "members:write")
     email = (email or "").strip().lower()
     if role not in Role.values:
@@ -150,6 +153,7 @@ def _send_invitation(invitation: Invitation, url: str):
 @transaction.atomic
 def invitation_revoke(*, org: Organization, actor: Membership, invitation: Invitation):
     """Withdraw an open invitation; its link stops working. Audits invitation.revoked."""
+    require_member(org, actor)
     _require(actor, "members:write")
     invitation = Invitation.objects.for_org(org).select_for_update().get(pk=invitation.pk)
     if invitation.status != Invitation.Status.PENDING:
@@ -262,6 +266,7 @@ def membership_change_role(*, org: Organization, actor: Membership, membership: 
     """Change a member's role. Needs members:write, and the actor must rank at least as high
     as both the old and the new role. The last owner cannot be demoted. Audits
     member.role_changed."""
+    require_member(org, actor)
     _require(actor, "members:write")
     if role not in Role.values:
         raise ValidationError({"role": f"'{role}' is not a role."})
@@ -287,6 +292,7 @@ def membership_remove(*, org: Organization, actor: Membership, membership: Membe
     """Remove a member (or leave, when membership is the actor's own). The last owner can
     neither leave nor be removed; members who own callers must hand them over first.
     Drops the member's project roles in this org. Audits member.removed or member.left."""
+    require_member(org, actor)
     owners = _lock_owners(org)
     membership = Membership.objects.for_org(org).select_for_update().get(pk=membership.pk)
     if not can_remove(actor, membership):
@@ -363,6 +369,7 @@ def _record_for_user_orgs(user, action, obj, changes):
 def membership_add(*, org: Organization, actor: Membership | None, user, role: str) -> Membership:
     """Add an existing user directly (demo data, and SSO just-in-time membership later).
     actor None means the system. Audits member.added."""
+    require_member(org, actor, system_ok=True)
     if actor is not None and not can_manage(actor.role, role):
         raise ValidationError({"role": "You cannot grant a role above your own."})
     if Membership.objects.for_org(org).filter(user=user).exists():
@@ -383,6 +390,7 @@ def security_policy_get(*, org) -> SecurityPolicy:
 def security_policy_update(*, org: Organization, actor: Membership, **fields) -> SecurityPolicy:
     """Admins and owners change the security policy. Audits policy.updated with before and
     after, and emits a security.policy_changed notification event."""
+    require_member(org, actor)
     _require(actor, "org:write")
     policy = SecurityPolicy.objects.select_for_update().get(pk=security_policy_get(org=org).pk)
     before = {f: getattr(policy, f) for f in POLICY_FIELDS}

@@ -3,25 +3,25 @@
 Documents are cached in the Django cache for an hour. A token whose `kid` is not in the
 cached set triggers one refetch (the issuer may have rotated its keys), at most once per
 REFRESH_MIN_SECONDS per JWKS URL, so a flood of made-up kids cannot make us hammer the
-issuer. Only https URLs are fetched; plain http to a loopback address (a local test
-issuer) only with settings.WORKLOAD_ALLOW_LOCAL_ISSUERS.
+issuer. Only https URLs are fetched, through orgs/outbound.py (public addresses only,
+pinned, no redirects, time and size capped); plain http only to an address inside
+settings.OUTBOUND_ALLOWED_NETWORKS (a local test issuer).
 """
 
 import hashlib
-import ipaddress
 import logging
 from urllib.parse import urlparse
 
-import requests
-from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
+
+from orgs import outbound
 
 log = logging.getLogger(__name__)
 
 CACHE_SECONDS = 3600
 REFRESH_MIN_SECONDS = 10
-TIMEOUT = (2, 3)  # connect, read (seconds): the exchange endpoint must answer quickly
+TIMEOUT = 5  # seconds for the whole fetch: the exchange endpoint must answer quickly
 MAX_BYTES = 512 * 1024
 
 
@@ -29,24 +29,19 @@ class JWKSUnavailable(Exception):
     """The issuer's discovery document or key set could not be fetched or read."""
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def check_url(url: str, field: str):
-    """Refuse URLs we would not fetch: https only (http to loopback when allowed)."""
+    """Refuse URLs we would not fetch (ValidationError on field): https to public
+    addresses; plain http only to addresses inside OUTBOUND_ALLOWED_NETWORKS."""
     parsed = urlparse(url or "")
-    if parsed.scheme == "https" and parsed.hostname:
-        return
-    if (parsed.scheme == "http" and parsed.hostname and _is_loopback(parsed.hostname)
-            and settings.WORKLOAD_ALLOW_LOCAL_ISSUERS):
-        return
-    raise ValidationError({field: "Use an https:// URL."})
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ValidationError({field: "Use an https:// URL."})
+    try:
+        addresses = outbound.check(url)
+    except outbound.OutboundRefused as exc:
+        raise ValidationError({field: str(exc)}) from None
+    if parsed.scheme == "http" and not all(outbound.is_explicitly_allowed(a)
+                                           for a in addresses):
+        raise ValidationError({field: "Use an https:// URL."})
 
 
 def _key(kind: str, url: str) -> str:
@@ -54,17 +49,21 @@ def _key(kind: str, url: str) -> str:
 
 
 def _get_json(url: str) -> dict:
-    check_url(url, "url")
     try:
-        response = requests.get(url, timeout=TIMEOUT, allow_redirects=False,
-                                headers={"Accept": "application/json"})
-        response.raise_for_status()
-        if len(response.content) > MAX_BYTES:
-            raise JWKSUnavailable("document too large")
+        check_url(url, "url")
+        response = outbound.fetch("GET", url, timeout=TIMEOUT, max_bytes=MAX_BYTES,
+                                  headers={"Accept": "application/json"})
+        if response.status != 200:
+            raise JWKSUnavailable(f"HTTP {response.status}")
         document = response.json()
-    except (requests.RequestException, ValueError) as exc:
-        log.warning("Could not fetch %s: %s", url, type(exc).__name__)
-        raise JWKSUnavailable(type(exc).__name__) from None
+    except ValidationError as exc:
+        log.warning("Refused to fetch from %s", urlparse(url).hostname)
+        raise JWKSUnavailable("; ".join(exc.messages)) from None
+    except outbound.OutboundError as exc:
+        log.warning("Could not fetch from %s: %s", urlparse(url).hostname, exc.reason)
+        raise JWKSUnavailable(exc.reason) from None
+    except ValueError:
+        raise JWKSUnavailable("not JSON") from None
     if not isinstance(document, dict):
         raise JWKSUnavailable("not a JSON object")
     return document

@@ -45,6 +45,53 @@ def _plain_http(settings):
     }
 
 
+@pytest.fixture
+def loopback_allowed(settings, monkeypatch):
+    """Lets orgs/outbound.py reach 127.0.0.1 (and nothing else private), for tests that run
+    their own fake server there. Exported too, for a Celery worker the test starts."""
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+    monkeypatch.setenv("OUTBOUND_ALLOWED_NETWORKS", "127.0.0.1/32")
+
+
+@pytest.fixture
+def loopback_refused(settings, monkeypatch):
+    """The production rule: no private network allowed at all."""
+    settings.OUTBOUND_ALLOWED_NETWORKS = []
+    monkeypatch.setenv("OUTBOUND_ALLOWED_NETWORKS", "")
+
+
+PUBLIC_ADDRESS = "93.184.215.14"  # a public address; no test ever connects to it
+
+
+@pytest.fixture
+def public_dns(monkeypatch):
+    """Host names (gateway.example, example.com) resolve to a public address without DNS,
+    for tests that save a URL the outbound policy checks. Any connection that would leave
+    loopback fails the test instead of being made."""
+    import ipaddress
+    import socket
+
+    from orgs import outbound
+
+    def resolve(host, port):
+        if host == "localhost":
+            return ["127.0.0.1"]
+        try:
+            return [str(ipaddress.ip_address(host))]
+        except ValueError:
+            return [PUBLIC_ADDRESS]
+
+    class LoopbackOnly(socket.socket):  # every Python socket: ours, requests', urllib3's
+        def connect(self, address):
+            if self.family in (socket.AF_INET, socket.AF_INET6) and \
+                    not ipaddress.ip_address(address[0]).is_loopback:
+                raise AssertionError(f"a test tried to connect to {address[0]}")
+            return super().connect(address)
+
+    monkeypatch.setattr(outbound, "resolve", resolve)
+    monkeypatch.setattr(socket, "socket", LoopbackOnly)
+
+
 @pytest.fixture(scope="session")
 def _media_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("media")

@@ -53,8 +53,7 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver(settings):
-    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True  # the receiver is on loopback
+def receiver(loopback_allowed):  # the receiver is on loopback
     r = Receiver()
     yield r
     r.close()
@@ -165,7 +164,7 @@ def test_rotation_signs_with_old_and_new_secret_for_a_day(personas, org_a, recei
                                  "http://10.1.2.3/x", "http://169.254.169.254/latest",
                                  "http://[::1]/x", "ftp://example.com/x"])
 def test_private_or_odd_destinations_are_refused(personas, org_a, settings, url):
-    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
+    settings.OUTBOUND_ALLOWED_NETWORKS = []
     with pytest.raises(ValidationError) as exc:
         services.endpoint_create(org=org_a, actor=personas["admin"], url=url)
     assert "url" in exc.value.message_dict
@@ -173,7 +172,7 @@ def test_private_or_odd_destinations_are_refused(personas, org_a, settings, url)
 
 
 def test_public_address_is_accepted(personas, org_a, settings):
-    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
+    settings.OUTBOUND_ALLOWED_NETWORKS = []
     endpoint, _ = services.endpoint_create(org=org_a, actor=personas["admin"],
                                            url="https://93.184.215.14/hook")
     assert endpoint.enabled
@@ -224,7 +223,7 @@ def test_secret_is_shown_once_on_create(client, personas, receiver):
 
 
 def test_bad_url_is_a_field_error_and_changes_nothing(client, personas, settings):
-    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
+    settings.OUTBOUND_ALLOWED_NETWORKS = []
     login(client, personas["admin"])
     before = AuditEvent.objects.count()
     response = client.post("/o/acme/settings/webhooks/", {"url": "http://127.0.0.1/x"})
@@ -249,7 +248,7 @@ def test_endpoint_list_keeps_constant_queries(client, personas, org_a, receiver,
 
 @pytest.fixture
 def worker_may_reach_loopback(monkeypatch):
-    monkeypatch.setenv("WEBHOOK_ALLOW_PRIVATE_NETWORKS", "true")
+    monkeypatch.setenv("OUTBOUND_ALLOWED_NETWORKS", "127.0.0.1/32")
 
 
 @pytest.mark.worker
@@ -321,7 +320,7 @@ def test_api_lifecycle(personas, receiver):
 
 
 def test_api_bad_body_is_field_level(personas, settings):
-    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
+    settings.OUTBOUND_ALLOWED_NETWORKS = []
     client = api_client(personas["admin"])
     response = client.post("/api/v1/o/acme/webhooks/", {"url": "http://127.0.0.1/x",
                                                         "event_types": ["no such!"]},

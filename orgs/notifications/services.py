@@ -17,6 +17,7 @@ from django.utils import timezone
 from orgs.models import Membership
 from orgs.notifications.models import Notification, NotificationPreference
 from orgs.notifications.recipients import CATEGORY_LABELS, ROLE_AUDIENCE, default_preference
+from orgs.scoping import require_member
 
 
 def notifications_for_event(*, org, event) -> list[int]:
@@ -77,6 +78,7 @@ def notification_email_send(*, org, notification_id: int) -> bool:
 
 def notification_mark_read(*, org, user, public_ids=None) -> int:
     """Mark the user's notifications read (all of them when public_ids is None)."""
+    require_member(org, user)
     qs = Notification.objects.for_org(org).filter(user=user, read_at__isnull=True)
     if public_ids is not None:
         qs = qs.filter(event__public_id__in=public_ids)
@@ -87,6 +89,7 @@ def notification_mark_read(*, org, user, public_ids=None) -> int:
 def notification_preferences_set(*, org, user, choices: dict[str, tuple[bool, bool]]):
     """Save the user's (in_app, email) per category. A person's own choice: not audited,
     as it changes nothing anybody else relies on."""
+    require_member(org, user)
     unknown = set(choices) - set(CATEGORY_LABELS)
     if unknown:
         raise ValidationError({"category": f"Unknown categories: {', '.join(sorted(unknown))}"})

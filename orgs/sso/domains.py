@@ -16,6 +16,7 @@ from django.utils import timezone
 from orgs.audit import record_event
 from orgs.events import NotificationEvent, event_emit
 from orgs.models import Membership, Organization
+from orgs.scoping import require_member
 from orgs.sso import domain_dns
 from orgs.sso.models import VerifiedDomain
 
@@ -37,6 +38,7 @@ def _domain_taken(domain: str, org) -> bool:
 @transaction.atomic
 def domain_add(*, org: Organization, actor: Membership, domain: str) -> VerifiedDomain:
     """Admins claim an email domain; it counts once verified. Audits domain.added."""
+    require_member(org, actor)
     _require(actor, "org:write")
     domain = (domain or "").strip().lower().lstrip("@").rstrip(".")
     row = VerifiedDomain(org=org, domain=domain)
@@ -78,6 +80,7 @@ def domain_verify_dns(*, org: Organization, actor: Membership,
     in SSO_PREVERIFIED_DOMAINS is verified without DNS (method operator). Audits
     domain.verified, or domain.verification_failed (own transaction) when the record is
     missing or DNS does not answer; nothing else changes then."""
+    require_member(org, actor)
     _require(actor, "org:write")
     if _preverified(domain.domain):
         with transaction.atomic():
@@ -151,6 +154,7 @@ def domain_recheck(*, org: Organization, domain_id: int) -> VerifiedDomain | Non
 @transaction.atomic
 def domain_remove(*, org: Organization, actor: Membership, domain: VerifiedDomain):
     """Admins drop a domain; SSO stops accepting its addresses. Audits domain.removed."""
+    require_member(org, actor)
     _require(actor, "org:write")
     row = VerifiedDomain.objects.for_org(org).select_for_update().get(pk=domain.pk)
     record_event(org=org, actor=actor, action="domain.removed", obj=row)

@@ -16,6 +16,7 @@ from orgs.crypto import encrypt
 from orgs.events import NotificationEvent, event_emit
 from orgs.models import Membership, Organization
 from orgs.roles import RANK, Role, can_manage
+from orgs.scoping import require_member
 from orgs.sso import idp
 from orgs.sso.domains import (  # noqa: F401  the domain services, re-exported for callers
     _require,
@@ -86,6 +87,7 @@ def sso_connection_create(*, org: Organization, actor: Membership, kind: str, na
                           provider_id: str, client_secret: str = "", **fields) -> SSOConnection:
     """Admins add an OIDC or SAML connection. Checks the IdP (discovery or metadata) first,
     encrypts the client secret, audits sso.connection_created."""
+    require_member(org, actor)
     _require(actor, "org:write")
     conn = SSOConnection(org=org, kind=kind, name=(name or "").strip(),
                          provider_id=(provider_id or "").strip().lower())
@@ -120,6 +122,7 @@ def sso_connection_update(*, org: Organization, actor: Membership, connection: S
                           client_secret: str = "", **fields) -> SSOConnection:
     """Admins change a connection; an empty client_secret keeps the stored one. Audits
     sso.connection_updated with before and after (the secret only as 'changed')."""
+    require_member(org, actor)
     _require(actor, "org:write")
     conn = SSOConnection.objects.for_org(org).get(pk=connection.pk)
     before = {f: getattr(conn, f) for f in EDITABLE}
@@ -150,6 +153,7 @@ def sso_connection_delete(*, org: Organization, actor: Membership, connection: S
     """Admins remove a connection; people linked through it sign in another way. Their
     links go too, so a later connection reusing the id (perhaps another org's) can never
     sign in through them. Audits sso.connection_deleted."""
+    require_member(org, actor)
     from allauth.socialaccount.models import SocialAccount
 
     _require(actor, "org:write")

@@ -25,8 +25,7 @@ ALL_ACTIONS = ["chat", "chat_stream", "responses", "embeddings", "image", "tool_
 
 
 @pytest.fixture
-def gateway(org_a, people, gateway_stub, settings):
-    settings.GATEWAY_ALLOW_PRIVATE_NETWORKS = True  # the stub listens on loopback
+def gateway(org_a, people, gateway_stub, loopback_allowed):  # the stub is on loopback
     return gateway_config_update(org=org_a, actor=people["admin"], base_url=gateway_stub.base_url,
                                  key=gateway_stub.key, timeout_seconds=1)
 
@@ -259,7 +258,7 @@ def test_without_a_gateway_the_row_page_says_so_and_links_the_settings(client, r
 
 def test_a_gateway_refused_by_the_ssrf_rule_at_run_time_ends_the_run_with_the_reason(
         row, people, gateway, gateway_stub, settings, django_capture_on_commit_callbacks):
-    settings.GATEWAY_ALLOW_PRIVATE_NETWORKS = False  # e.g. the deployment turned it off
+    settings.OUTBOUND_ALLOWED_NETWORKS = []  # e.g. the deployment turned it off
     run = run_smoke(row, people["owner"], django_capture_on_commit_callbacks)
     assert run.status == SmokeRun.Status.ERROR
     assert "127.0.0.1 resolves to 127.0.0.1, a loopback" in run.error

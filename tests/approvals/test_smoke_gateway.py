@@ -17,8 +17,8 @@ URL = "/o/acme/settings/gateway/"
 
 
 @pytest.fixture(autouse=True)
-def _loopback_allowed(settings):
-    settings.GATEWAY_ALLOW_PRIVATE_NETWORKS = True
+def _loopback_allowed(loopback_allowed, public_dns):
+    pass
 
 
 def save(client, **data):
@@ -47,7 +47,7 @@ def test_bad_input_gives_field_errors_and_saves_nothing(client, owner, data, fie
 
 
 def test_a_loopback_gateway_is_refused_outside_debug(client, owner, settings):
-    settings.GATEWAY_ALLOW_PRIVATE_NETWORKS = False
+    settings.OUTBOUND_ALLOWED_NETWORKS = []
     login(client, owner)
     response = save(client)
     assert response.status_code == 400

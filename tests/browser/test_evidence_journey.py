@@ -35,10 +35,8 @@ def _short_timeouts(page: Page):
 
 
 @pytest.fixture
-def gateway(monkeypatch, settings, org_a, people, gateway_stub):  # noqa: F811
+def gateway(loopback_allowed, org_a, people, gateway_stub):  # noqa: F811
     # The stub listens on loopback: allowed here and in the worker, which reads the env.
-    monkeypatch.setenv("GATEWAY_ALLOW_PRIVATE_NETWORKS", "true")
-    settings.GATEWAY_ALLOW_PRIVATE_NETWORKS = True
     gateway_config_update(org=org_a, actor=people["owner"], base_url=gateway_stub.base_url,
                           timeout_seconds=10, key=gateway_stub.key)
     return gateway_stub

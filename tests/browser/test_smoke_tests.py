@@ -26,10 +26,9 @@ def _short_timeouts(page: Page):
 
 
 @pytest.fixture
-def loopback_gateway(monkeypatch, settings):
+def loopback_gateway(loopback_allowed):
     # The stub listens on loopback: allowed here and in the worker, which reads the env.
-    monkeypatch.setenv("GATEWAY_ALLOW_PRIVATE_NETWORKS", "true")
-    settings.GATEWAY_ALLOW_PRIVATE_NETWORKS = True
+    pass
 
 
 @pytest.fixture

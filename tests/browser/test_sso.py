@@ -35,8 +35,9 @@ from tests.sso_components import (
     free_port,
 )
 
+# The identity providers listen on 127.0.0.1: orgs/outbound.py may reach them here.
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True),
-              pytest.mark.xdist_group("sso")]
+              pytest.mark.xdist_group("sso"), pytest.mark.usefixtures("loopback_allowed")]
 
 EMAIL = re.compile(r"^Email:?$")
 PASSWORD_FIELD = re.compile(r"^Password:?$")

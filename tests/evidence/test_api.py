@@ -16,7 +16,8 @@ BASE = "/api/v1/o/acme/catalog/"
 
 @pytest.mark.parametrize("role", ROLES)
 def test_every_role_reads_and_only_admins_import(client, personas, org_a, slice_new, role,
-                                                 django_capture_on_commit_callbacks):
+                                                 django_capture_on_commit_callbacks,
+                                                 loopback_allowed):
     login(client, personas[role])
     assert client.get(BASE + "snapshots/").status_code == 200
     assert client.get(BASE + f"snapshots/{slice_new.public_id}/").status_code == 200

@@ -20,12 +20,12 @@ from orgs.jobs import JobRun
 from tests.conftest import login
 from tests.evidence.conftest import SLICE_NEW
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("public_dns")]
 URL = "/o/acme/catalog/refresh/"
 
 
 @pytest.fixture
-def served(tmp_path):
+def served(tmp_path, loopback_allowed):
     """A folder served on 127.0.0.1 (a free port) from a thread: (base URL, folder)."""
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
     handler.log_message = lambda *args: None

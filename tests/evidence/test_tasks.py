@@ -17,7 +17,7 @@ from tests.evidence.conftest import DATA, SLICE_NEW
 
 
 @pytest.fixture
-def file_server():
+def file_server(loopback_allowed):
     """Serves tests/evidence/data on 127.0.0.1 (a free port) from a thread."""
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(DATA))
     handler.log_message = lambda *args: None

@@ -129,8 +129,7 @@ def issuer():
 
 
 @pytest.fixture(autouse=True)
-def _local_issuers_and_cold_caches(settings, issuer):
-    settings.WORKLOAD_ALLOW_LOCAL_ISSUERS = True
+def _local_issuers_and_cold_caches(loopback_allowed, issuer):
     jwks_url = issuer.url + "/jwks"
     cache.delete_many([jwks._key("jwks", jwks_url), jwks._key("jwks-refresh", jwks_url),
                        jwks._key("oidc-config", issuer.url)])
@@ -307,7 +306,7 @@ def test_only_project_admins_add_identities(org_a, personas, people, envs, calle
 
 def test_issuer_must_be_https_unless_local_issuers_are_allowed(org_a, owner, envs, caller_a,
                                                                settings, project_a):
-    settings.WORKLOAD_ALLOW_LOCAL_ISSUERS = False
+    settings.OUTBOUND_ALLOWED_NETWORKS = []
     with pytest.raises(ValidationError) as exc:
         workload.identity_create(
             org=org_a, actor=owner, project=project_a, environment=envs["production"],

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from orgs.api_base import OrgScopedAPIView
+from orgs.middleware import client_ip
 from projects import keys, selectors, workload
 from projects.api import ProjectScoped, _valid
 from projects.key_serializers import (
@@ -161,8 +162,12 @@ class TokenExchange(APIView):
             body = workload.token_exchange(
                 grant_type=str(data.get("grant_type", "")),
                 subject_token=str(data.get("subject_token", "")),
-                subject_token_type=str(data.get("subject_token_type", "")))
+                subject_token_type=str(data.get("subject_token_type", "")),
+                client=client_ip(request))
         except workload.ExchangeError as exc:
+            headers = dict(NO_STORE)
+            if exc.retry_after:
+                headers["Retry-After"] = str(exc.retry_after)
             return Response({"error": exc.code, "error_description": exc.description},
-                            status=exc.status, headers=NO_STORE)
+                            status=exc.status, headers=headers)
         return Response(body, headers=NO_STORE)

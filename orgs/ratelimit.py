@@ -111,3 +111,25 @@ def over(count, rate: Rate | None, now: float | None = None) -> int | None:
     if rate is None or (count or 0) < rate.amount:
         return None
     return _window(rate, time.time() if now is None else now)[1]
+
+
+# Failed personal-token and team-key authentications share one counter per client
+# address (settings.FAILED_TOKEN_AUTH_RATE): a script guessing either kind is throttled.
+FAILED_AUTH = "token-auth-failed"
+FAILED_AUTH_MESSAGE = "Too many failed token authentications from your address."
+
+
+def failed_auth_rate() -> Rate | None:
+    from django.conf import settings
+
+    return parse_rate(settings.FAILED_TOKEN_AUTH_RATE)
+
+
+def failed_auth_blocked(address: str | None) -> int | None:
+    """Seconds to wait if this address used up its failed authentications, else None."""
+    return exceeded(FAILED_AUTH, address or "unknown", failed_auth_rate())
+
+
+def failed_auth_record(address: str | None) -> None:
+    """Count one failed token authentication from this address."""
+    hit(FAILED_AUTH, address or "unknown", failed_auth_rate())

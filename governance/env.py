@@ -43,13 +43,13 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     return value
 
 
-_RATE = re.compile(r"^\d+/\d*[smhd]$")
+_RATE = re.compile(r"^[1-9]\d*/([1-9]\d*)?[smhd]$")
 
 
 def env_rate(name: str, default: str) -> str:
     """A rate limit like "60/m" or "20/300s" (amount/window, units s m h d); empty: off."""
     value = os.environ.get(name, default).strip()
-    if value and (not _RATE.match(value) or value.startswith("0")):
+    if value and not _RATE.match(value):
         raise ImproperlyConfigured(f"{name} must look like 60/m or 20/300s (amount/window), "
                                    f"not {value!r}")
     return value

@@ -59,6 +59,11 @@ def parse_rate(text: str) -> Rate | None:
     return rate
 
 
+def clock() -> float:
+    """The clock of every window (tests freeze it, so no window ends mid-test)."""
+    return time.time()
+
+
 def _window(rate: Rate, now: float) -> tuple[int, int]:
     """(index of the current window, seconds until it ends, at least 1)."""
     index = int(now // rate.seconds)
@@ -67,7 +72,7 @@ def _window(rate: Rate, now: float) -> tuple[int, int]:
 
 def key(scope: str, ident: str, rate: Rate, now: float | None = None) -> str:
     """The cache key of ident's counter in the current window of rate."""
-    index, _ = _window(rate, time.time() if now is None else now)
+    index, _ = _window(rate, clock() if now is None else now)
     digest = hashlib.sha256(str(ident).encode()).hexdigest()[:32]
     return f"ratelimit:{scope}:{rate}:{digest}:{index}"
 
@@ -77,7 +82,7 @@ def hit(scope: str, ident: str, rate: Rate | None) -> int | None:
     (the hit that goes over is refused too)."""
     if rate is None:
         return None
-    now = time.time()
+    now = clock()
     cache_key = key(scope, ident, rate, now)
     _, retry_after = _window(rate, now)
     try:
@@ -96,7 +101,7 @@ def exceeded(scope: str, ident: str, rate: Rate | None) -> int | None:
     None (read with the same key as hit())."""
     if rate is None:
         return None
-    now = time.time()
+    now = clock()
     try:
         count = cache.get(key(scope, ident, rate, now)) or 0
     except Exception as exc:
@@ -110,7 +115,7 @@ def over(count, rate: Rate | None, now: float | None = None) -> int | None:
     to wait if count used up the window, else None."""
     if rate is None or (count or 0) < rate.amount:
         return None
-    return _window(rate, time.time() if now is None else now)[1]
+    return _window(rate, clock() if now is None else now)[1]
 
 
 # Failed personal-token and team-key authentications share one counter per client

@@ -18,7 +18,6 @@
 
 import hashlib
 import logging
-import time
 
 from django.conf import settings
 from django.core.cache import cache
@@ -62,7 +61,7 @@ def window_seconds() -> int:
 
 
 def window_index(now: float | None = None) -> int:
-    return int((time.time() if now is None else now) // window_seconds())
+    return int((ratelimit.clock() if now is None else now) // window_seconds())
 
 
 def _key(scope: str, index: int) -> str:

@@ -16,7 +16,8 @@ from orgs.services import personal_token_create, security_policy_update
 from orgs.sso import services as sso
 from tests.factories import MembershipFactory
 
-pytestmark = pytest.mark.django_db
+# Rate windows frozen: no window may end in the middle of a test.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_rate_clock")]
 MEMBERS = "/api/v1/o/acme/members/"
 
 

@@ -23,7 +23,8 @@ from tests.factories import CallerFactory, MembershipFactory, ProjectFactory
 from tests.projects import test_workload_identity as workload_tests
 from tests.projects.test_workload_identity import AUDIENCE, SUBJECT, exchange
 
-pytestmark = pytest.mark.django_db
+# Rate windows frozen: no window may end in the middle of a test.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_rate_clock")]
 
 # The real issuer (an HTTP server on 127.0.0.1) and its mapping in Acme, shared with the
 # workload identity tests.
@@ -61,16 +62,16 @@ def org_writes(org) -> dict:
 
 
 def test_100_forged_exchanges_write_nothing_in_any_org_and_get_429_after_the_limit(
-        settings, org_a, org_b, identity, identity_b, issuer, client,
+        org_a, org_b, identity, identity_b, issuer, client,
         django_capture_on_commit_callbacks):
-    settings.TOKEN_EXCHANGE_RATE_PER_ADDRESS = "40/m"
+    # With the shipped limits: 60 a minute per address, 600 per issuer.
     before = {org: org_writes(org) for org in (org_a, org_b)}
     token = forged(issuer)
 
     with django_capture_on_commit_callbacks(execute=True):
         responses = [exchange(token) for _ in range(100)]
 
-    assert [r.status_code for r in responses] == [400] * 40 + [429] * 60
+    assert [r.status_code for r in responses] == [400] * 60 + [429] * 40
     assert "signature does not verify" in responses[0].json()["error_description"]
     limited = responses[-1]
     assert limited.json()["error"] == "slow_down"
@@ -81,9 +82,9 @@ def test_100_forged_exchanges_write_nothing_in_any_org_and_get_429_after_the_lim
     assert not WorkloadToken.objects.exists()
     # Counted instead: once overall and once in each org that trusts the issuer.
     assert exchange_watch.unverified_counts([org_a.pk, org_b.pk]) == {
-        "all": 40, org_a.pk: 40, org_b.pk: 40}
+        "all": 60, org_a.pk: 60, org_b.pk: 60}
     metric = client.get("/healthz").json()["metrics"]["unverified_exchanges"]
-    assert metric == {"window_seconds": 3600, "current_window": 40, "previous_window": 0}
+    assert metric == {"window_seconds": 3600, "current_window": 60, "previous_window": 0}
 
 
 def test_the_scan_raises_one_finding_per_org_per_window_without_claim_text(

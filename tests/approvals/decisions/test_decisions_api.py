@@ -154,7 +154,8 @@ def test_a_form_encoded_body_is_not_the_fast_paths(secret, live_row):
 
 
 # Issue 12, section 2: failed team-key authentications are throttled per client address.
-def test_failed_key_authentications_are_throttled_per_address(settings, secret, live_row):
+def test_failed_key_authentications_are_throttled_per_address(settings, secret, live_row,
+                                                              frozen_rate_clock):
     from projects.secrets import LIVE, new_secret
 
     settings.FAILED_TOKEN_AUTH_RATE = "3/m"
@@ -179,7 +180,8 @@ def test_failed_key_authentications_are_throttled_per_address(settings, secret, 
     assert other.status_code == 200 and other.json()["decision"] == "allow"
 
 
-def test_a_wrong_environment_is_not_a_failed_authentication(settings, secret, live_row):
+def test_a_wrong_environment_is_not_a_failed_authentication(settings, secret, live_row,
+                                                            frozen_rate_clock):
     settings.FAILED_TOKEN_AUTH_RATE = "2/m"
     live_row()
     for _ in range(4):

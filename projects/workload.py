@@ -128,7 +128,8 @@ def rule_matches(identity: WorkloadIdentity, claims: dict) -> bool:
 # --- Token exchange -------------------------------------------------------------------------
 
 class Unverified(Exception):
-    """A refusal before the signature verified: the token proves nothing (see _refuse)."""
+    """A refusal before the signature verified: the token proves nothing, so it is only
+    counted (_refuse_unverified)."""
 
 
 def _refuse_unverified(identities, description: str):

@@ -7,7 +7,7 @@ of create and rotate. The token exchange (/api/v1/oauth/token) is not org-scoped
 subject token is its own proof, and the mapping it matches names the org.
 """
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status
 from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.permissions import AllowAny
@@ -26,6 +26,7 @@ from projects.key_serializers import (
     KeyRotateSerializer,
     KeySerializer,
     KeyWithSecretSerializer,
+    OAuthErrorSerializer,
     TokenExchangeSerializer,
     TokenResponseSerializer,
     WorkloadIdentitySerializer,
@@ -155,7 +156,11 @@ class TokenExchange(APIView):
     parser_classes = [FormParser, JSONParser]
 
     @extend_schema(request={"application/x-www-form-urlencoded": TokenExchangeSerializer},
-                   responses={200: TokenResponseSerializer}, auth=[])
+                   responses={200: TokenResponseSerializer, 400: OAuthErrorSerializer,
+                              429: OpenApiResponse(OAuthErrorSerializer, description=(
+                                  "Over the per-address or per-issuer rate limit; the "
+                                  "Retry-After header says when to try again."))},
+                   auth=[])
     def post(self, request):
         data = request.data
         try:

@@ -18,7 +18,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import authentication, exceptions, permissions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -114,6 +114,11 @@ class BatchDecisionSerializer(serializers.Serializer):
     decisions = DecisionSerializer(many=True)
 
 
+THROTTLED = OpenApiResponse(description=(
+    "Too many failed credential authentications from this address "
+    "(FAILED_TOKEN_AUTH_RATE); the Retry-After header says when to try again."))
+
+
 def _decide(request, queries):
     try:
         return decide(request.auth, queries, client=client_ip(request))
@@ -127,7 +132,8 @@ class _DecisionView(APIView):
 
 
 class DecisionView(_DecisionView):
-    @extend_schema(request=DecisionRequestSerializer, responses={200: DecisionSerializer},
+    @extend_schema(request=DecisionRequestSerializer,
+                   responses={200: DecisionSerializer, 429: THROTTLED},
                    operation_id="decisions_create", summary="Allow or deny one model call")
     def post(self, request):
         body = DecisionRequestSerializer(data=request.data)
@@ -137,7 +143,8 @@ class DecisionView(_DecisionView):
 
 
 class BatchDecisionView(_DecisionView):
-    @extend_schema(request=BatchRequestSerializer, responses={200: BatchDecisionSerializer},
+    @extend_schema(request=BatchRequestSerializer,
+                   responses={200: BatchDecisionSerializer, 429: THROTTLED},
                    operation_id="decisions_batch",
                    summary=f"Allow or deny up to {MAX_BATCH} model calls")
     def post(self, request):

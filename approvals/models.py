@@ -506,6 +506,7 @@ class Finding(models.Model):
         CATALOG_CHANGE = "catalog_change", "Catalog change under an approved model"
         EVIDENCE_EXPIRED = "evidence_expired", "Required evidence expired"
         SMOKE_TEST_FAILED = "smoke_test_failed", "Route smoke test failed"
+        FORGED_EXCHANGE = "forged_exchange", "Forged workload token exchanges"
 
     class State(models.TextChoices):
         OPEN = "open", "Open"

@@ -17,6 +17,7 @@ from celery import shared_task
 
 from approvals.digest import digest_send, weekly_digest
 from approvals.evidence_expiry import evidence_expiry_scan
+from approvals.exchange_findings import unverified_exchange_findings_raise
 from approvals.jobs import renewal_scan
 from approvals.packs.build import pack_build
 from approvals.reconcile import reconcile_import
@@ -25,6 +26,7 @@ from evidence.models import UsageImport
 from orgs.jobs import recorded
 from orgs.models import Organization
 from orgs.task_helpers import RETRY, for_each_org
+from projects.models import WorkloadIdentity
 
 logger = logging.getLogger(__name__)
 
@@ -147,3 +149,15 @@ def digest_send_task(org_id: int, digest_id: int) -> bool:
     if org is None:
         return False
     return digest_send(org=org, digest_id=digest_id)
+
+
+@shared_task(name="approvals.unverified_exchange_scan", ignore_result=True, **RETRY)
+@recorded("approvals.unverified_exchange_scan")
+def unverified_exchange_scan_task() -> int:
+    """Beat (every 5 minutes): one forged_exchange finding per org and window for token
+    exchanges refused before their signature verified (approvals/exchange_findings.py).
+    Only orgs with a workload identity can have any; their counts are read from the
+    cache in one round trip per window, so this stays one task. Safe to run twice (the
+    finding's key carries the window). Returns how many findings were new."""
+    org_ids = sorted(set(WorkloadIdentity.objects.all_orgs().values_list("org_id", flat=True)))
+    return unverified_exchange_findings_raise(org_ids=org_ids)

@@ -5,6 +5,7 @@ problem, so a typo in a deployment fails at start-up instead of at the first req
 """
 
 import os
+import re
 from urllib.parse import parse_qs, unquote, urlparse
 
 from django.core.exceptions import ImproperlyConfigured
@@ -39,6 +40,18 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
         raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}") from None
     if minimum is not None and value < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
+_RATE = re.compile(r"^[1-9]\d*/([1-9]\d*)?[smhd]$")
+
+
+def env_rate(name: str, default: str) -> str:
+    """A rate limit like "60/m" or "20/300s" (amount/window, units s m h d); empty: off."""
+    value = os.environ.get(name, default).strip()
+    if value and not _RATE.match(value):
+        raise ImproperlyConfigured(f"{name} must look like 60/m or 20/300s (amount/window), "
+                                   f"not {value!r}")
     return value
 
 

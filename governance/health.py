@@ -8,6 +8,11 @@ Three checks, each bounded in time, none of which writes anything:
   within 1 s is listed by node name. Skipped (reported down) when the broker is down.
 
 200 with {"status": "ok"} when all three pass, else 503 with {"status": "degraded"}.
+
+Besides the checks, "metrics" holds counters that do not decide the status:
+`unverified_exchanges`, the token exchanges refused before their signature verified
+(forged or broken tokens naming a trusted issuer; projects/exchange_watch.py) in the
+current and the previous window of UNVERIFIED_EXCHANGE_WINDOW_SECONDS.
 No authentication: a load balancer or an uptime monitor calls it. The answer never
 holds a URL, a host name of a backing service or an exception message (which may carry
 credentials), only check names, booleans, timings, worker names and exception class
@@ -22,6 +27,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from governance.celery import app as celery_app
+from projects.exchange_watch import unverified_metric
 
 BROKER_TIMEOUT = 2.0  # seconds for the one connection attempt
 # Seconds to collect worker replies. On a polling transport (filesystem://, the
@@ -79,6 +85,7 @@ def healthz(request):
     checks = {"database": database, "broker": broker, "worker": worker}
     healthy = all(check["ok"] for check in checks.values())
     return JsonResponse(
-        {"status": "ok" if healthy else "degraded", "checks": checks},
+        {"status": "ok" if healthy else "degraded", "checks": checks,
+         "metrics": {"unverified_exchanges": unverified_metric()}},
         status=200 if healthy else 503,
     )

@@ -20,6 +20,7 @@ from governance.env import (
     env_list,
     env_nameservers,
     env_networks,
+    env_rate,
     env_str,
     env_url,
 )
@@ -260,6 +261,20 @@ KEY_PEPPER = env_str("KEY_PEPPER")
 # Workload identity issuers must be https; plain http only to an address inside
 # OUTBOUND_ALLOWED_NETWORKS (a local test issuer), see projects/jwks.py.
 
+# Rate limits (orgs/ratelimit.py), counted in the shared cache so they hold across
+# processes; "amount/window" (s, m, h, d), empty turns one off; over a limit: 429 with
+# Retry-After. The token exchange is anonymous, so it is limited per client address and
+# per issuer the subject token names (docs/keys.md).
+TOKEN_EXCHANGE_RATE_PER_ADDRESS = env_rate("TOKEN_EXCHANGE_RATE_PER_ADDRESS", "60/m")
+TOKEN_EXCHANGE_RATE_PER_ISSUER = env_rate("TOKEN_EXCHANGE_RATE_PER_ISSUER", "600/m")
+# Failed personal-token and team-key authentications per client address; once used up,
+# every attempt from that address waits (like failed sign-ins, ACCOUNT_RATE_LIMITS).
+FAILED_TOKEN_AUTH_RATE = env_rate("FAILED_TOKEN_AUTH_RATE", "20/m")
+# Refused exchanges whose signature did not verify are counted per window of this many
+# seconds (shown by /healthz) and raise at most one finding per org per window.
+UNVERIFIED_EXCHANGE_WINDOW_SECONDS = env_int("UNVERIFIED_EXCHANGE_WINDOW_SECONDS", 3600,
+                                             minimum=60)
+
 # Client address for the audit log: with NUM_PROXIES=N, the Nth address from the right of
 # X-Forwarded-For (the one our own proxy saw); with 0, REMOTE_ADDR.
 NUM_PROXIES = env_int("NUM_PROXIES", 0, minimum=0)
@@ -357,6 +372,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "projects.remind_expiring_keys",
         "schedule": 3600.0,
         "options": {"expires": 3500},
+    },
+    # Every 5 minutes: one finding per org and window for token exchanges refused before
+    # their signature verified (approvals/exchange_findings.py); counts live in the cache.
+    "approvals.unverified_exchange_scan": {
+        "task": "approvals.unverified_exchange_scan",
+        "schedule": 300.0,
+        "options": {"expires": 290},
     },
     # Daily at 05:00 UTC: the renewal scan of the approval matrix (approvals/tasks.py):
     # reminders 30/14/7/1 days before a row's renewal date (per org: ApprovalSettings),

@@ -6,7 +6,7 @@ needs, and the base resolves the org (404 for non-members) before any handler ru
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics, mixins, status
+from rest_framework import exceptions, generics, mixins, status
 from rest_framework.response import Response
 
 from orgs import selectors, services
@@ -183,8 +183,14 @@ class TokenList(mixins.ListModelMixin, generics.GenericAPIView):
     @extend_schema(request=PersonalTokenCreateSerializer,
                    responses={201: PersonalTokenCreatedSerializer})
     def post(self, request):
+        if isinstance(request.auth, PersonalToken):
+            # A token minting tokens would outlive every rule of the session it came from.
+            raise exceptions.PermissionDenied(
+                "Personal API tokens are created from a signed-in session (the browser, "
+                "Account → API tokens), not with another token.")
         token, secret = services.personal_token_create(
-            user=request.user, **_valid(PersonalTokenCreateSerializer, request.data))
+            user=request.user, **_valid(PersonalTokenCreateSerializer, request.data),
+            sso_org_slugs=request.session.get("sso_org_slugs", []))
         token.secret = secret
         return Response(PersonalTokenCreatedSerializer(token).data, status=status.HTTP_201_CREATED)
 

@@ -8,6 +8,8 @@ from rest_framework import exceptions, generics
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from orgs.decorators import resolve_membership
+from orgs.models import PersonalToken
+from orgs.token_policy import org_rule_refusal
 
 
 def exception_handler(exc, context):
@@ -45,6 +47,12 @@ class OrgScopedAPIView(generics.GenericAPIView):
             raise exceptions.MethodNotAllowed(request.method)
         membership = resolve_membership(request.user, kwargs.get("org_slug", ""))
         request.org, request.membership = membership.org, membership
+        if isinstance(request.auth, PersonalToken):
+            # A token must not get around the org's MFA or SSO rule (orgs/token_policy.py).
+            refusal = org_rule_refusal(membership=membership,
+                                       sso_org_ids=request.auth.sso_org_ids)
+            if refusal:
+                raise exceptions.PermissionDenied(refusal)
         if not membership.has_scope(scope):
             raise exceptions.PermissionDenied(
                 f"Your role ({membership.get_role_display()}) lacks the '{scope}' scope."

@@ -20,7 +20,8 @@ def resolve_membership(user, org_slug: str) -> Membership:
         org=OuterRef("org"), user=OuterRef("user"), read_at__isnull=True,
     ).values("user").annotate(n=Count("pk")).values("n")
     membership = (
-        Membership.objects.select_related("org", "user")
+        # The org's security policy joins in too: the token rules read it (no query more).
+        Membership.objects.select_related("org__security_policy", "user")
         # The navbar's unread badge rides on this query instead of costing one per page.
         .annotate(unread_notifications=Coalesce(Subquery(unread), 0))
         .filter(user=user, org__slug=org_slug).first()

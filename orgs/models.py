@@ -202,6 +202,9 @@ class PersonalToken(models.Model):
     expires_at = models.DateTimeField()
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Ids of the orgs whose SSO the minting session signed in through: in an org that
+    # requires SSO of this person, only such a token works (orgs/token_policy.py).
+    sso_org_ids = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

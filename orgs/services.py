@@ -15,6 +15,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from orgs import token_policy
 from orgs.audit import AuditChainHead, diff, record_event
 from orgs.events import event_emit
 from orgs.models import (
@@ -326,10 +327,12 @@ def personal_token_max_days(*, user) -> int:
 
 
 @transaction.atomic
-def personal_token_create(*, user, name: str, days: int = 90):
-    """Mint a personal API token for user; returns (token, secret). The secret is shown
-    once and only its hash is kept. Audits token.created in each of the user's orgs, since
-    the token acts in all of them."""
+def personal_token_create(*, user, name: str, days: int = 90, sso_org_slugs=()):
+    """Mint a personal API token for user from their signed-in session; returns (token,
+    secret). `sso_org_slugs`: the orgs whose SSO that session signed in through. Refused
+    (PermissionDenied, nothing written) unless the session satisfies every org's MFA and
+    SSO rules (orgs/token_policy.py). The secret is shown once and only its hash is kept.
+    Audits token.created in each of the user's orgs, since the token acts in all of them."""
     name = (name or "").strip()
     if not name:
         raise ValidationError({"name": "Give the token a name that says what it is for."})
@@ -337,10 +340,15 @@ def personal_token_create(*, user, name: str, days: int = 90):
     if not 1 <= days <= limit:
         raise ValidationError({"days": f"A token lives 1 to {limit} days here (the strictest "
                                        "security policy of your organizations)."})
+    memberships = list(Membership.objects.filter(user=user)
+                       .select_related("org__security_policy", "user").order_by("org__name"))
+    sso_org_ids = [m.org_id for m in memberships if m.org.slug in set(sso_org_slugs)]
+    if refusal := token_policy.mint_refusal(memberships=memberships, sso_org_ids=sso_org_ids):
+        raise PermissionDenied(refusal)
     secret, prefix, token_hash = PersonalToken.new_secret()
     token = PersonalToken.objects.create(
         user=user, name=name[:100], token_prefix=prefix, token_hash=token_hash,
-        expires_at=timezone.now() + timedelta(days=days),
+        expires_at=timezone.now() + timedelta(days=days), sso_org_ids=sso_org_ids,
     )
     _record_for_user_orgs(user, "token.created", token,
                           {"name": [None, token.name], "expires_at": [None, token.expires_at]})

@@ -7,7 +7,7 @@ of create and rotate. The token exchange (/api/v1/oauth/token) is not org-scoped
 subject token is its own proof, and the mapping it matches names the org.
 """
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status
 from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.permissions import AllowAny
@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from orgs.api_base import OrgScopedAPIView
+from orgs.middleware import client_ip
 from projects import keys, selectors, workload
 from projects.api import ProjectScoped, _valid
 from projects.key_serializers import (
@@ -25,6 +26,7 @@ from projects.key_serializers import (
     KeyRotateSerializer,
     KeySerializer,
     KeyWithSecretSerializer,
+    OAuthErrorSerializer,
     TokenExchangeSerializer,
     TokenResponseSerializer,
     WorkloadIdentitySerializer,
@@ -154,15 +156,23 @@ class TokenExchange(APIView):
     parser_classes = [FormParser, JSONParser]
 
     @extend_schema(request={"application/x-www-form-urlencoded": TokenExchangeSerializer},
-                   responses={200: TokenResponseSerializer}, auth=[])
+                   responses={200: TokenResponseSerializer, 400: OAuthErrorSerializer,
+                              429: OpenApiResponse(OAuthErrorSerializer, description=(
+                                  "Over the per-address or per-issuer rate limit; the "
+                                  "Retry-After header says when to try again."))},
+                   auth=[])
     def post(self, request):
         data = request.data
         try:
             body = workload.token_exchange(
                 grant_type=str(data.get("grant_type", "")),
                 subject_token=str(data.get("subject_token", "")),
-                subject_token_type=str(data.get("subject_token_type", "")))
+                subject_token_type=str(data.get("subject_token_type", "")),
+                client=client_ip(request))
         except workload.ExchangeError as exc:
+            headers = dict(NO_STORE)
+            if exc.retry_after:
+                headers["Retry-After"] = str(exc.retry_after)
             return Response({"error": exc.code, "error_description": exc.description},
-                            status=exc.status, headers=NO_STORE)
+                            status=exc.status, headers=headers)
         return Response(body, headers=NO_STORE)

@@ -98,3 +98,9 @@ class TokenResponseSerializer(serializers.Serializer):
     issued_token_type = serializers.CharField()
     token_type = serializers.CharField()
     expires_in = serializers.IntegerField()
+
+
+class OAuthErrorSerializer(serializers.Serializer):
+    error = serializers.CharField(help_text="invalid_request, unsupported_grant_type, "
+                                            "invalid_grant, or slow_down (429)")
+    error_description = serializers.CharField()

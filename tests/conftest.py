@@ -3,6 +3,7 @@
 Personas are Memberships; `login(client, membership)` signs their user in.
 """
 
+import time
 import uuid
 
 import pytest
@@ -156,3 +157,14 @@ def caller_b(project_b, outsider):
 def login(client, membership):
     client.force_login(membership.user)
     return client
+
+
+@pytest.fixture
+def frozen_rate_clock(monkeypatch):
+    """Freeze the clock of the rate limits and their windows (orgs/ratelimit.py) 30 s into
+    a minute, so a test's requests never straddle the end of a window."""
+    from orgs import ratelimit
+
+    start = (int(time.time()) // 3600) * 3600 + 1830
+    monkeypatch.setattr(ratelimit, "clock", lambda: float(start))
+    return start

@@ -18,13 +18,15 @@ from django.contrib.auth.models import AnonymousUser
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import authentication, exceptions, permissions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from approvals.decisions.service import Query, decide
+from approvals.decisions.service import Query, Throttled, decide
 from approvals.models import Action, DataClass
+from orgs import ratelimit
+from orgs.middleware import client_ip
 from projects.secrets import kind_of
 
 MAX_BATCH = 100
@@ -37,7 +39,11 @@ class TeamCredentialAuthentication(authentication.BaseAuthentication):
 
     def authenticate(self, request):
         header = authentication.get_authorization_header(request).decode("latin-1").split()
+        address = client_ip(request)
+        if wait := ratelimit.failed_auth_blocked(address):
+            raise exceptions.Throttled(wait, ratelimit.FAILED_AUTH_MESSAGE)
         if len(header) != 2 or header[0] != self.keyword or kind_of(header[1]) is None:
+            ratelimit.failed_auth_record(address)
             raise exceptions.AuthenticationFailed(
                 "Send a team API key or workload token: Authorization: Bearer gvk_... "
                 "(personal tokens and sessions get no decisions).")
@@ -108,30 +114,44 @@ class BatchDecisionSerializer(serializers.Serializer):
     decisions = DecisionSerializer(many=True)
 
 
+THROTTLED = OpenApiResponse(description=(
+    "Too many failed credential authentications from this address "
+    "(FAILED_TOKEN_AUTH_RATE); the Retry-After header says when to try again."))
+
+
+def _decide(request, queries):
+    try:
+        return decide(request.auth, queries, client=client_ip(request))
+    except Throttled as exc:
+        raise exceptions.Throttled(exc.wait, str(exc)) from None
+
+
 class _DecisionView(APIView):
     authentication_classes = [TeamCredentialAuthentication]
     permission_classes = [HasTeamCredential]
 
 
 class DecisionView(_DecisionView):
-    @extend_schema(request=DecisionRequestSerializer, responses={200: DecisionSerializer},
+    @extend_schema(request=DecisionRequestSerializer,
+                   responses={200: DecisionSerializer, 429: THROTTLED},
                    operation_id="decisions_create", summary="Allow or deny one model call")
     def post(self, request):
         body = DecisionRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        _, [decision] = decide(request.auth, [body.to_query()])
+        _, [decision] = _decide(request, [body.to_query()])
         return Response(decision.as_dict())
 
 
 class BatchDecisionView(_DecisionView):
-    @extend_schema(request=BatchRequestSerializer, responses={200: BatchDecisionSerializer},
+    @extend_schema(request=BatchRequestSerializer,
+                   responses={200: BatchDecisionSerializer, 429: THROTTLED},
                    operation_id="decisions_batch",
                    summary=f"Allow or deny up to {MAX_BATCH} model calls")
     def post(self, request):
         body = BatchRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         queries = [Query(**item) for item in body.validated_data["requests"]]
-        _, decisions = decide(request.auth, queries)
+        _, decisions = _decide(request, queries)
         return Response({"decisions": [d.as_dict() for d in decisions]})
 
 
@@ -171,6 +191,14 @@ def _batch(body):
     return None if None in queries else queries
 
 
+def _throttled(exc: Throttled) -> JsonResponse:
+    # The same body and header as DRF's answer to exceptions.Throttled on the slow path.
+    response = JsonResponse({"detail": f"{exc} Expected available in {exc.wait} seconds."},
+                            status=429)
+    response["Retry-After"] = str(exc.wait)
+    return response
+
+
 def _fast(view_class, parse, shape):
     """A plain view for well-formed requests; the DRF view for everything else."""
     drf_view = view_class.as_view()
@@ -186,7 +214,10 @@ def _fast(view_class, parse, shape):
             except ValueError:
                 queries = None
             if queries is not None:
-                _, decisions = decide(header[1], queries)
+                try:
+                    _, decisions = decide(header[1], queries, client=client_ip(request))
+                except Throttled as exc:
+                    return _throttled(exc)
                 return JsonResponse(shape(decisions), json_dumps_params={
                     "separators": (",", ":"), "ensure_ascii": False})
         return drf_view(request, *args, **kwargs)

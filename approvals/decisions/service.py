@@ -27,6 +27,7 @@ from approvals.decisions.engine import Decision, Reason, Request
 from approvals.decisions.loader import load_index
 from approvals.decisions.versions import key as version_key
 from approvals.decisions.versions import version
+from orgs import ratelimit
 from projects.credentials import GENERATION_KEY, FailureReason, resolve_credential
 from projects.models import WorkloadToken
 from projects.secrets import hash_secret, kind_of
@@ -123,30 +124,51 @@ def clear_local_cache():
     _indexes.clear()
 
 
-def _read_counters(secret_hash):
+class Throttled(Exception):
+    """The client address used up its failed credential authentications (orgs/ratelimit.py,
+    settings.FAILED_TOKEN_AUTH_RATE): answer 429 with Retry-After: wait."""
+
+    def __init__(self, wait: int):
+        super().__init__(ratelimit.FAILED_AUTH_MESSAGE)
+        self.wait = wait
+
+
+def _read_counters(secret_hash, client):
     """(credential generation, org id remembered for this credential or None, the org's
-    decision version) in one cache round trip. _MISSING: read that one the slow way (it
-    is absent, and the slow path creates it). Cache down: None for both, which fails
-    closed exactly as the slow reads do."""
+    decision version) in one cache round trip, which also reads the client address's
+    failed-authentication counter (raises Throttled when it is used up; no extra round
+    trip on the hot path). _MISSING: read that one the slow way (it is absent, and the
+    slow path creates it). Cache down: None for both, which fails closed exactly as the
+    slow reads do."""
     org_id = _indexes.orgs.get(secret_hash)
     keys = [GENERATION_KEY] if org_id is None else [GENERATION_KEY, version_key(org_id)]
+    rate = ratelimit.failed_auth_rate() if client else None
+    throttle_key = ratelimit.key(ratelimit.FAILED_AUTH, client, rate) if rate else None
     try:
-        values = cache.get_many(keys)
+        values = cache.get_many(keys + ([throttle_key] if throttle_key else []))
     except Exception:
         return None, org_id, None
+    if throttle_key and (wait := ratelimit.over(values.get(throttle_key), rate)):
+        raise Throttled(wait)
     current = _MISSING if org_id is None else values.get(keys[1], _MISSING)
     return values.get(GENERATION_KEY, _MISSING), org_id, current
 
 
-def _resolve(secret):
+# Answers that count as a failed authentication (a wrong environment is a real credential).
+_FAILED = frozenset({FailureReason.UNKNOWN, FailureReason.REVOKED, FailureReason.EXPIRED})
+
+
+def _resolve(secret, client=None):
     """resolve_credential with both counters prefetched; (resolved, org's version)."""
     if kind_of(secret) is None:
         return resolve_credential(secret), _MISSING
     secret_hash = hash_secret(secret)
-    generation, org_id, current = _read_counters(secret_hash)
+    generation, org_id, current = _read_counters(secret_hash, client)
     kwargs = {} if generation is _MISSING else {"generation": generation}
     resolved = resolve_credential(secret, **kwargs)
     if not resolved.ok:
+        if client and resolved.reason in _FAILED:
+            ratelimit.failed_auth_record(client)
         return resolved, _MISSING
     if resolved.org.pk != org_id:
         _indexes.remember_org(secret_hash, resolved.org.pk)
@@ -158,10 +180,13 @@ def _environment_matches(environment, wanted: str) -> bool:
     return wanted in (environment.name, str(environment.public_id))
 
 
-def decide(secret: str, queries: list[Query], *, now=None) -> tuple[object, list[Decision]]:
+def decide(secret: str, queries: list[Query], *, now=None,
+           client: str | None = None) -> tuple[object, list[Decision]]:
     """(org or None, one Decision per query) for the holder of `secret`. The credential is
-    resolved once; an unknown, revoked or expired credential denies every query."""
-    resolved, current = _resolve(secret)
+    resolved once; an unknown, revoked or expired credential denies every query and
+    counts as a failed authentication of `client` (the caller's address); raises
+    Throttled once that address used up its failures."""
+    resolved, current = _resolve(secret, client)
     if not resolved.ok:
         reason = _CREDENTIAL_REASONS[resolved.reason]
         return None, [engine.deny(reason) for _ in queries]

@@ -5,7 +5,7 @@ from allauth.account.adapter import get_adapter
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -55,7 +55,11 @@ def token_list(request):
     form = PersonalTokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            token, secret = services.personal_token_create(user=request.user, **form.cleaned_data)
+            token, secret = services.personal_token_create(
+                user=request.user, **form.cleaned_data,
+                sso_org_slugs=request.session.get("sso_org_slugs", []))
+        except PermissionDenied as exc:  # an org's MFA or SSO rule: say which
+            return _token_page(request, form, page_error=str(exc), status=403)
         except ValidationError as exc:
             add_service_error(form, exc)
         else:

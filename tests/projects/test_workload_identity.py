@@ -1,7 +1,8 @@
 """Workload identity against a real JWT issuer: an HTTP server on 127.0.0.1 started by the
 tests, serving OIDC discovery and a JWKS of keys generated here. A valid token is
-exchanged; every item of the negative list is refused with an OAuth error, an audit
-event and a key.exchange_failed notification."""
+exchanged; every item of the negative list is refused with an OAuth error; those the
+issuer signed also leave an audit event and a key.exchange_failed notification, the
+others are only counted (floods: test_exchange_flood.py)."""
 
 import base64
 import hashlib
@@ -23,7 +24,7 @@ from rest_framework.test import APIClient
 
 from orgs.audit import AuditEvent
 from orgs.events import NotificationEvent
-from projects import jwks, workload
+from projects import exchange_watch, jwks, workload
 from projects.credentials import FailureReason, resolve_credential
 from projects.models import Caller, WorkloadToken
 from tests.factories import CallerFactory
@@ -143,11 +144,11 @@ def identity(org_a, owner, envs, caller_a, issuer):
         issuer=issuer.url, audience=AUDIENCE, claim="sub", match="exact", pattern=SUBJECT)
 
 
-def exchange(token, **extra):
+def exchange(token, remote_addr="127.0.0.1", **extra):
     body = {"grant_type": workload.GRANT_TYPE, "subject_token": token,
             "subject_token_type": "urn:ietf:params:oauth:token-type:jwt", **extra}
     # Form-encoded, as RFC 8693 (and every OAuth client) sends it.
-    return APIClient().post(URL, urlencode(body), content_type=FORM)
+    return APIClient().post(URL, urlencode(body), content_type=FORM, REMOTE_ADDR=remote_addr)
 
 
 def failures(org):
@@ -209,13 +210,17 @@ def refused_cases(issuer):
     }
 
 
-CASES = ["wrong audience", "expired", "not yet valid", "issued in the future",
-         "bad signature", "unknown kid", "subject not matching", "alg none",
-         "HS256 keyed with the public key", "no jti"]
+# Refused after the signature verified: the issuer signed these, so each org is told.
+VERIFIED_CASES = ["wrong audience", "expired", "not yet valid", "issued in the future",
+                  "subject not matching", "no jti"]
+# Refused before: anybody can send these, so they are only counted (test_exchange_flood.py).
+UNVERIFIED_CASES = ["bad signature", "unknown kid", "alg none",
+                    "HS256 keyed with the public key"]
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_refused_tokens_get_an_oauth_error_and_an_audit_event(org_a, identity, issuer, case):
+@pytest.mark.parametrize("case", VERIFIED_CASES)
+def test_refused_signed_tokens_get_an_oauth_error_and_an_audit_event(org_a, identity, issuer,
+                                                                      case):
     token, words = refused_cases(issuer)[case]
     response = exchange(token)
     assert response.status_code == 400
@@ -227,6 +232,21 @@ def test_refused_tokens_get_an_oauth_error_and_an_audit_event(org_a, identity, i
     assert event.changes["reason"] == body["error_description"]
     notice = NotificationEvent.objects.for_org(org_a).get(kind="key.exchange_failed")
     assert notice.payload["reason"] == body["error_description"]
+    assert not WorkloadToken.objects.for_org(org_a).exists()
+
+
+@pytest.mark.parametrize("case", UNVERIFIED_CASES)
+def test_refused_unverified_tokens_get_an_oauth_error_and_write_nothing(org_a, identity,
+                                                                        issuer, case):
+    token, words = refused_cases(issuer)[case]
+    response = exchange(token)
+    assert response.status_code == 400
+    body = response.json()
+    assert body["error"] == "invalid_grant"
+    assert words in body["error_description"], body
+    assert not failures(org_a).exists()
+    assert not NotificationEvent.objects.for_org(org_a).exists()
+    assert exchange_watch.unverified_counts([org_a.pk]) == {"all": 1, org_a.pk: 1}
     assert not WorkloadToken.objects.for_org(org_a).exists()
 
 

@@ -151,3 +151,40 @@ def test_a_form_encoded_body_is_not_the_fast_paths(secret, live_row):
     response = api(secret).post("/api/v1/decisions/batch", {"requests": [BODY] * 101},
                                 format="json")
     assert response.status_code == 400 and "requests" in response.json()
+
+
+# Issue 12, section 2: failed team-key authentications are throttled per client address.
+def test_failed_key_authentications_are_throttled_per_address(settings, secret, live_row,
+                                                              frozen_rate_clock):
+    from projects.secrets import LIVE, new_secret
+
+    settings.FAILED_TOKEN_AUTH_RATE = "3/m"
+    live_row()
+    unknown = new_secret(LIVE)  # well-formed, checksum and all, but nobody holds it
+    answers = [api(unknown).post("/api/v1/decisions", BODY, format="json")
+               for _ in range(3)]
+    assert [a.json()["reasons"] for a in answers] == [["credential_unknown"]] * 3
+
+    refused = api(unknown).post("/api/v1/decisions", BODY, format="json")
+    assert refused.status_code == 429
+    assert refused.json()["detail"].startswith("Too many failed token authentications")
+    assert 1 <= int(refused["Retry-After"]) <= 60
+    # The slow (DRF) path and a malformed key answer the same.
+    slow = api(unknown).post("/api/v1/decisions/batch", {"requests": [BODY]}, format="json")
+    assert slow.status_code == 429 and slow["Retry-After"]
+    assert api("gvk_live_x").post("/api/v1/decisions", BODY, format="json").status_code == 429
+    # The address is throttled as a whole, as failed sign-ins are; another one is not.
+    assert api(secret).post("/api/v1/decisions", BODY, format="json").status_code == 429
+    other = api(secret).post("/api/v1/decisions", BODY, format="json",
+                             REMOTE_ADDR="198.51.100.7")
+    assert other.status_code == 200 and other.json()["decision"] == "allow"
+
+
+def test_a_wrong_environment_is_not_a_failed_authentication(settings, secret, live_row,
+                                                            frozen_rate_clock):
+    settings.FAILED_TOKEN_AUTH_RATE = "2/m"
+    live_row()
+    for _ in range(4):
+        response = api(secret).post("/api/v1/decisions", {**BODY, "environment": "staging"},
+                                    format="json")
+        assert response.json()["reasons"] == ["wrong_environment"]

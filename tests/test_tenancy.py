@@ -208,8 +208,9 @@ def _walk(patterns, prefix="", namespace=""):
         if isinstance(p, URLResolver):
             ns = ":".join(filter(None, [namespace, p.namespace]))
             yield from _walk(p.url_patterns, route, ns)
-        elif isinstance(p, URLPattern) and p.name:
-            yield route, ":".join(filter(None, [namespace, p.name]))
+        elif isinstance(p, URLPattern):
+            # An unnamed route keeps an empty name, so that unmapped() reports it.
+            yield route, ":".join(filter(None, [namespace, p.name])) if p.name else ""
 
 
 def tenant_routes(urlconf=None) -> list[Route]:
@@ -231,10 +232,13 @@ def _missing(route: Route, table) -> list[tuple[str, str]]:
 
 def unmapped(routes, table) -> list[str]:
     """The route parameters table does not map, each with the line to add."""
-    return [f"{route.name} ({route.pattern}): parameter <{conv}:{pname}> is not "
+    unnamed = [f"{route.pattern}: the route has no name, so it cannot be mapped; name it "
+               "(STYLE.md rule 16) and add it to ROUTE_PARAMS in tests/test_tenancy.py"
+               for route in routes if not route.name]
+    return unnamed + [f"{route.name} ({route.pattern}): parameter <{conv}:{pname}> is not "
             f"mapped; add to ROUTE_PARAMS in tests/test_tenancy.py:\n"
             f'    "{route.name}": {{"{pname}": "<app_label.Model>"}},'
-            for route in routes if route.name not in NOT_WALKED
+            for route in routes if route.name and route.name not in NOT_WALKED
             for conv, pname in _missing(route, table)]
 
 
@@ -421,13 +425,13 @@ def check_route(client, route: Route, pool: Pool, table) -> list[str]:
 
 
 def walk(client, pool: Pool, *, urlconf=None, table=ROUTE_PARAMS, only=None) -> list[str]:
-    """Every problem on every walked route (or those whose name starts with `only`),
-    unmapped parameters first."""
+    """Every problem on every walked route (or those whose name or pattern contains
+    `only`), unmapped parameters first."""
     routes = [r for r in tenant_routes(urlconf) if r.name not in NOT_WALKED
-              and (only is None or r.name.startswith(only))]
+              and (only is None or only in r.name or only in r.pattern)]
     problems = unmapped(routes, table)
     for route in routes:
-        if not _missing(route, table):
+        if route.name and not _missing(route, table):
             problems += check_route(client, route, pool, table)
     return problems
 
@@ -501,6 +505,7 @@ class PlantedURLs:
              name="planted_scoped"),
         path("o/<slug:org_slug>/planted/unmapped/<uuid:thing>/", _scoped_endpoint,
              name="planted_unmapped"),
+        path("o/<slug:org_slug>/planted/unnamed/<uuid:public_id>/", _scoped_endpoint),
         path("", include("governance.urls")),
     ]
 
@@ -541,3 +546,11 @@ def test_walker_reports_an_unmapped_route_parameter_with_the_line_to_add(owner_c
         "planted_unmapped (o/<slug:org_slug>/planted/unmapped/<uuid:thing>/): parameter "
         "<uuid:thing> is not mapped; add to ROUTE_PARAMS in tests/test_tenancy.py:\n"
         '    "planted_unmapped": {"thing": "<app_label.Model>"},']
+
+
+def test_walker_reports_an_unnamed_route(owner_client, planted):
+    problems = walk(owner_client, planted, urlconf=PlantedURLs, table=PLANTED_TABLE,
+                    only="planted/unnamed")
+    assert problems == ["o/<slug:org_slug>/planted/unnamed/<uuid:public_id>/: the route has "
+                        "no name, so it cannot be mapped; name it (STYLE.md rule 16) and add "
+                        "it to ROUTE_PARAMS in tests/test_tenancy.py"]

@@ -112,6 +112,8 @@ class AuditChainHead(models.Model):
     seq = models.PositiveBigIntegerField(default=0)
     last_hash = models.CharField(max_length=64, default=GENESIS_HASH)
 
+    objects = OrgScopedQuerySet.as_manager()
+
     def __str__(self):
         return f"{self.org_id} at #{self.seq}"
 
@@ -147,7 +149,7 @@ def record_event(*, org, actor, action: str, obj=None, changes: dict | None = No
         object_type = object_type or obj._meta.model_name
         object_id = object_id or str(getattr(obj, "public_id", None) or obj.pk)
         object_repr = object_repr or str(obj)[:200]
-    head, _ = AuditChainHead.objects.select_for_update().get_or_create(org=org)
+    head, _ = AuditChainHead.objects.for_org(org).select_for_update().get_or_create(org=org)
     event = AuditEvent(
         org=org,
         seq=head.seq + 1,
@@ -183,7 +185,7 @@ def verify_chain(org) -> str | None:
             return (f"event #{event.seq} ({event.action}, id {event.public_id}) was altered: "
                     "its content no longer matches its hash")
         expected_prev, expected_seq = event.hash, expected_seq + 1
-    head = AuditChainHead.objects.filter(org=org).first()
+    head = AuditChainHead.objects.for_org(org).first()
     last = expected_seq - 1
     if head and (head.seq != last or head.last_hash != expected_prev):
         return f"events after #{last} are missing (the chain head is at #{head.seq})"

@@ -8,6 +8,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from orgs.scoping import OrgScopedQuerySet
+
 
 class SecurityPolicy(models.Model):
     org = models.OneToOneField("orgs.Organization", on_delete=models.PROTECT,
@@ -34,6 +36,8 @@ class SecurityPolicy(models.Model):
         default=90, validators=[MinValueValidator(1), MaxValueValidator(365)],
         help_text="Longest lifetime of a team API key (issue #4).")
     updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = OrgScopedQuerySet.as_manager()
 
     def __str__(self):
         return f"Security policy of {self.org_id}"

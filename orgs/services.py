@@ -390,7 +390,7 @@ def membership_add(*, org: Organization, actor: Membership | None, user, role: s
 
 def security_policy_get(*, org) -> SecurityPolicy:
     """The org's policy row (created with the org; older orgs get defaults on first read)."""
-    policy, _ = SecurityPolicy.objects.get_or_create(org=org)
+    policy, _ = SecurityPolicy.objects.for_org(org).get_or_create(org=org)
     return policy
 
 
@@ -400,7 +400,8 @@ def security_policy_update(*, org: Organization, actor: Membership, **fields) ->
     after, and emits a security.policy_changed notification event."""
     require_member(org, actor)
     _require(actor, "org:write")
-    policy = SecurityPolicy.objects.select_for_update().get(pk=security_policy_get(org=org).pk)
+    policy = SecurityPolicy.objects.for_org(org).select_for_update().get(
+        pk=security_policy_get(org=org).pk)
     before = {f: getattr(policy, f) for f in POLICY_FIELDS}
     for key, value in fields.items():
         if key not in POLICY_FIELDS:

@@ -22,10 +22,10 @@ def spend_add(*, org, row, amount, at=None) -> None:
         raise ValueError("Spend cannot be negative.")
     day, month = period_keys(at or timezone.now())
     for period, key in ((SpendCounter.Period.DAY, day), (SpendCounter.Period.MONTH, month)):
-        counter, created = SpendCounter.objects.get_or_create(
+        counter, created = SpendCounter.objects.for_org(org).get_or_create(
             row=row, period_key=key, defaults={"org": org, "period": period,
                                                "amount": amount})
         if not created:
-            SpendCounter.objects.filter(pk=counter.pk).update(
+            SpendCounter.objects.for_org(org).filter(pk=counter.pk).update(
                 amount=F("amount") + amount, updated_at=timezone.now())
     decisions_changed(org)

@@ -51,7 +51,7 @@ def audit_extract_content(*, org, row: PolicyRow) -> dict:
     and the chain's state (verified or the first problem; the head's seq and hash)."""
     events = [_event(e) for e in row_audit_events(org=org, row=row).iterator(chunk_size=500)]
     problem = verify_chain(org)
-    head = AuditChainHead.objects.filter(org=org).first()
+    head = AuditChainHead.objects.for_org(org).first()
     return {
         "format": EXTRACT_FORMAT, "org": org.slug, "row": str(row.public_id),
         "extracted_at": timezone.now().isoformat(),

@@ -41,7 +41,8 @@ def close_open_review(row: PolicyRow, *, actor=None) -> int:
     or renewed by any path), so the next renewal starts a fresh one. Returns how many."""
     if row.status in (Status.RENEWAL_DUE, Status.SUSPENDED):
         return 0
-    open_reviews = RenewalReview.objects.filter(row=row, decided_at__isnull=True)
+    open_reviews = RenewalReview.objects.for_org(row.org_id).filter(row=row,
+                                                                 decided_at__isnull=True)
     # Who decided a proposed renewal stays its decider; the signatures are in the audit log.
     open_reviews.filter(decided_by__isnull=True).update(decided_by=actor)
     return open_reviews.update(outcome=_REVIEW_OUTCOME.get(row.status, ""),

@@ -53,7 +53,7 @@ def notification_email_send(*, org, notification_id: int) -> bool:
     ).update(emailed_at=timezone.now())
     if not claimed:
         return False
-    notification = Notification.objects.select_related("event", "user", "org").get(
+    notification = Notification.objects.for_org(org).select_related("event", "user", "org").get(
         pk=notification_id)
     context = {
         "notification": notification, "event": notification.event, "org": notification.org,
@@ -71,7 +71,7 @@ def notification_email_send(*, org, notification_id: int) -> bool:
             from_email=None, recipient_list=[notification.user.email],
         )
     except Exception:
-        Notification.objects.filter(pk=notification_id).update(emailed_at=None)
+        Notification.objects.for_org(org).filter(pk=notification_id).update(emailed_at=None)
         raise
     return True
 
@@ -94,6 +94,6 @@ def notification_preferences_set(*, org, user, choices: dict[str, tuple[bool, bo
     if unknown:
         raise ValidationError({"category": f"Unknown categories: {', '.join(sorted(unknown))}"})
     for category, (in_app, email) in choices.items():
-        NotificationPreference.objects.update_or_create(
+        NotificationPreference.objects.for_org(org).update_or_create(
             org=org, user=user, category=category,
             defaults={"in_app": in_app, "email": email})

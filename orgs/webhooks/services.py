@@ -153,7 +153,7 @@ def endpoint_send_test(*, org, actor: Membership, endpoint: WebhookEndpoint) -> 
     event = event_emit(org=org, kind="webhook.test", subject=endpoint,
                        payload={"message": "Test event from governance", "by": actor.user.email})
     # Claimed here so the fan-out does not send it to the org's other endpoints.
-    NotificationEvent.objects.filter(pk=event.pk).update(dispatched_at=timezone.now())
+    NotificationEvent.objects.for_org(org).filter(pk=event.pk).update(dispatched_at=timezone.now())
     delivery = WebhookDelivery.objects.create(org=org, endpoint=endpoint, event=event)
     _queue_attempt(org, delivery)
     return delivery
@@ -214,7 +214,8 @@ def _claim(org, delivery_id) -> WebhookDelivery | None:
     ).update(attempts=F("attempts") + 1, next_attempt_at=now + LEASE)
     if not claimed:
         return None
-    return WebhookDelivery.objects.select_related("endpoint", "event__org").get(pk=delivery_id)
+    return (WebhookDelivery.objects.for_org(org).select_related("endpoint", "event__org")
+            .get(pk=delivery_id))
 
 
 def _post(delivery: WebhookDelivery) -> dict:

@@ -1,5 +1,6 @@
-"""Every catalog route with another org's snapshot, entry or import job answers 404 (the
-project-wide walker in tests/test_tenancy.py has no catalog objects to try)."""
+"""Catalog routes with another org's snapshot, entry or import job answer 404 on real
+imported catalogs (tests/test_tenancy.py walks the same routes on one-entry catalogs),
+and the list filters refuse another org's snapshot as an invalid choice."""
 
 import pytest
 from django.urls import reverse

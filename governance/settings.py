@@ -15,6 +15,7 @@ from governance.env import (
     cache_config,
     email_config,
     env_bool,
+    env_ed25519_key,
     env_int,
     env_list,
     env_str,
@@ -241,6 +242,17 @@ WORKLOAD_ALLOW_LOCAL_ISSUERS = env_bool("WORKLOAD_ALLOW_LOCAL_ISSUERS", DEBUG)
 # X-Forwarded-For (the one our own proxy saw); with 0, REMOTE_ADDR.
 NUM_PROXIES = env_int("NUM_PROXIES", 0, minimum=0)
 
+# Audit checkpoints (docs/audit-log.md): the Ed25519 private key that signs each org's
+# chain head, as base64 of its 32 raw bytes, in AUDIT_SIGNING_KEY or in the file that
+# AUDIT_SIGNING_KEY_FILE names. Never in the database and never generated here: bin/run
+# makes one under var/ for the zero-setup run; unset in production, `check --deploy`
+# warns and /healthz reports checkpoints as off. Signed checkpoints are also appended to
+# AUDIT_CHECKPOINT_FILE (JSON lines), the copy outside the database; point it at storage
+# the database administrators cannot rewrite (another host's mount, WORM storage).
+AUDIT_SIGNING_KEY = env_ed25519_key("AUDIT_SIGNING_KEY")
+AUDIT_CHECKPOINT_FILE = Path(env_str("AUDIT_CHECKPOINT_FILE",
+                                     str(VAR_DIR / "audit-checkpoints.jsonl")))
+
 # Production hardening. `manage.py check --deploy` is clean with DEBUG off.
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 60 * 60 * 12, minimum=60)
 SESSION_COOKIE_HTTPONLY = True
@@ -382,6 +394,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "orgs.expire_stale_credentials",
         "schedule": 300.0,
         "options": {"expires": 290},
+    },
+    # Every 15 minutes: sign each org's audit chain head with the Ed25519 audit key and
+    # append it to AUDIT_CHECKPOINT_FILE (orgs/audit/checkpoints.py); an unchanged head is
+    # not signed again. Edits hidden by recomputed hashes are visible from the next one.
+    "orgs.audit_checkpoint": {
+        "task": "orgs.audit_checkpoint",
+        "schedule": 900.0,
+        "options": {"expires": 890},
     },
     # Every minute: dispatch notification events a lost message left behind, and retry
     # webhook deliveries whose backoff has passed or whose worker died (orgs/tasks.py).

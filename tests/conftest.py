@@ -3,9 +3,11 @@
 Personas are Memberships; `login(client, membership)` signs their user in.
 """
 
+import base64
 import uuid
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from orgs.roles import Role
 from tests.factories import (
@@ -42,6 +44,25 @@ def _plain_http(settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture(scope="session")
+def audit_signing_key():
+    """A fresh Ed25519 audit signing key per test session (base64 of the raw 32 bytes)."""
+    return base64.b64encode(Ed25519PrivateKey.generate().private_bytes_raw()).decode()
+
+
+@pytest.fixture(scope="session")
+def _audit_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("audit")
+
+
+@pytest.fixture(autouse=True)
+def _audit_signing(settings, audit_signing_key, _audit_dir):
+    # Like production: a signing key outside the database, and a checkpoint file of this
+    # test's own, never the checkout's var/.
+    settings.AUDIT_SIGNING_KEY = audit_signing_key
+    settings.AUDIT_CHECKPOINT_FILE = _audit_dir / f"{uuid.uuid4().hex}.jsonl"
 
 
 @pytest.fixture(scope="session")

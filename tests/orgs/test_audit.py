@@ -1,14 +1,23 @@
 """The audit log: append-only, hash-chained per org, verifiable, fork-free under concurrency."""
 
+import importlib
 import threading
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, connections, transaction
+from django.db.migrations.loader import MigrationLoader
 from django.utils import timezone
 
-from orgs.audit import HASHED_FIELDS, AppendOnlyError, AuditEvent, record_event, verify_chain
+from orgs.audit import (
+    GENESIS_HASH,
+    HASHED_FIELDS,
+    AppendOnlyError,
+    AuditEvent,
+    record_event,
+    verify_chain,
+)
 from orgs.context import request_context
 from tests.factories import OrganizationFactory
 
@@ -187,3 +196,48 @@ def test_concurrent_writers_never_fork_the_chain():
     seqs = list(AuditEvent.objects.for_org(org).order_by("seq").values_list("seq", flat=True))
     assert seqs == list(range(1, threads * per_thread + 1))
     assert verify_chain(org) is None
+
+
+def _migration_0008():
+    return importlib.import_module("orgs.migrations.0008_audit_checkpoints_full_hash_append_only")
+
+
+def _apps_before_0008():
+    # The models as the migration sees them (plain managers, no append-only queryset).
+    return MigrationLoader(connection).project_state(("orgs", "0007_reminders")).apps
+
+
+def as_previous_release(cursor, org, migration):
+    """Rewrite org's chain as the previous release wrote it (public_id not hashed)."""
+    prev = GENESIS_HASH
+    for event in AuditEvent.objects.for_org(org).order_by("seq"):
+        event.prev_hash = prev
+        prev = migration._hash(migration._v1(event))
+        cursor.execute("UPDATE orgs_auditevent SET prev_hash = %s, hash = %s WHERE id = %s",
+                       [event.prev_hash, prev, event.pk])
+    cursor.execute("UPDATE orgs_auditchainhead SET last_hash = %s WHERE org_id = %s",
+                   [prev, org.pk])
+
+
+def test_the_migration_rehashes_a_sound_old_chain_to_cover_public_id(org_a):
+    migration = _migration_0008()
+    write_events(org_a, 3)
+    with connection.cursor() as cursor:
+        as_dba(cursor)
+        as_previous_release(cursor, org_a, migration)
+        assert "was altered" in verify_chain(org_a)
+        migration.rehash_with_public_id(_apps_before_0008(), None)
+    assert verify_chain(org_a) is None
+
+
+def test_the_migration_refuses_to_rehash_a_broken_chain(org_a):
+    migration = _migration_0008()
+    write_events(org_a, 3)
+    with connection.cursor() as cursor:
+        as_dba(cursor)
+        as_previous_release(cursor, org_a, migration)
+        cursor.execute("UPDATE orgs_auditevent SET action = 'x' WHERE org_id = %s AND seq = 2",
+                       [org_a.pk])
+        with pytest.raises(RuntimeError, match="is broken at event #2"):
+            migration.rehash_with_public_id(_apps_before_0008(), None)
+    assert AuditEvent.objects.for_org(org_a).get(seq=2).action == "x"

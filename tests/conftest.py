@@ -47,14 +47,21 @@ def _plain_http(settings):
 
 
 @pytest.fixture(scope="session")
-def audit_signing_key():
-    """A fresh Ed25519 audit signing key per test session (base64 of the raw 32 bytes)."""
-    return base64.b64encode(Ed25519PrivateKey.generate().private_bytes_raw()).decode()
-
-
-@pytest.fixture(scope="session")
 def _audit_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("audit")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def audit_signing_key(_audit_dir):
+    """A fresh Ed25519 audit signing key per test session (base64 of the raw 32 bytes).
+    Exported with a checkpoint file of the session, so a worker or server subprocess the
+    tests start verifies like production, never against the checkout's var/."""
+    key = base64.b64encode(Ed25519PrivateKey.generate().private_bytes_raw()).decode()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AUDIT_SIGNING_KEY", key)
+        mp.delenv("AUDIT_SIGNING_KEY_FILE", raising=False)
+        mp.setenv("AUDIT_CHECKPOINT_FILE", str(_audit_dir / "session.jsonl"))
+        yield key
 
 
 @pytest.fixture(autouse=True)

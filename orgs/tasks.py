@@ -103,8 +103,8 @@ def audit_checkpoint_for_org_task(org_id: int) -> int | None:
     """Sign one org's audit chain head (audit_checkpoint_create); safe to run twice (an
     unchanged head is not signed again). Returns the signed seq, or None. Without a
     signing key it logs a warning; a chain that no longer extends its last checkpoint is
-    logged as an error and raises a critical security.audit_chain_broken event for the
-    org's security people, in its own transaction (nothing was signed)."""
+    logged as an error and raises a critical security.audit_chain_broken event (once per
+    problem, not every 15 minutes) in its own transaction (nothing was signed)."""
     org = Organization.objects.filter(pk=org_id).first()
     if org is None:
         return None
@@ -115,9 +115,16 @@ def audit_checkpoint_for_org_task(org_id: int) -> int | None:
         return None
     except ChainBroken as exc:
         logger.error("Audit chain of org %s not signed: %s", org.slug, exc)
-        with transaction.atomic():
-            event_emit(org=org, kind="security.audit_chain_broken",
-                       payload={"problem": str(exc)},
-                       severity=NotificationEvent.Severity.CRITICAL)
+        _audit_chain_alarm(org, str(exc))
         return None
     return checkpoint.seq if checkpoint else None
+
+
+@transaction.atomic
+def _audit_chain_alarm(org, problem: str) -> None:
+    # The same break is found every 15 minutes until somebody acts: tell people once.
+    seen = NotificationEvent.objects.for_org(org).filter(
+        kind="security.audit_chain_broken", payload__problem=problem)
+    if not seen.exists():
+        event_emit(org=org, kind="security.audit_chain_broken", payload={"problem": problem},
+                   severity=NotificationEvent.Severity.CRITICAL)

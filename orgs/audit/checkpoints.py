@@ -71,7 +71,9 @@ def audit_checkpoint_create(*, org) -> AuditCheckpoint | None:
         raise CheckpointsOff("AUDIT_SIGNING_KEY (or AUDIT_SIGNING_KEY_FILE) is not set")
     head = AuditChainHead.objects.select_for_update().filter(org=org).first()
     last = AuditCheckpoint.objects.for_org(org).order_by("-seq").first()
-    if head is None or head.seq == 0 or (last and last.seq == head.seq):
+    if head is None or head.seq == 0:
+        return None
+    if last and (last.seq, last.hash) == (head.seq, head.last_hash):
         return None
     since = {"after_seq": last.seq, "after_hash": last.hash} if last else {}
     problem, _ = chain_problem(org, **since)

@@ -88,12 +88,13 @@ def sign(entry: dict, key: Ed25519PrivateKey) -> str:
 
 def signature_valid(entry: dict, keys: dict[str, Ed25519PublicKey]) -> bool:
     """Whether entry carries a valid signature by the key its "key" field names."""
-    key = keys.get(entry.get("key") or "")
+    # A line of the checkpoint file is untrusted input: any JSON types may be in it.
+    name, signature = entry.get("key"), entry.get("signature")
+    key = keys.get(name) if isinstance(name, str) else None
+    if key is None or not isinstance(signature, str):
+        return False
     try:
-        signature = base64.b64decode(entry.get("signature") or "", validate=True)
-        if key is None:
-            return False
-        key.verify(signature, signed_bytes(entry))
-    except (InvalidSignature, binascii.Error, ValueError):
+        key.verify(base64.b64decode(signature, validate=True), signed_bytes(entry))
+    except (InvalidSignature, binascii.Error, ValueError, TypeError):
         return False
     return True

@@ -26,6 +26,7 @@ from orgs.audit import (
     ChainBroken,
     CheckpointsOff,
     audit_checkpoint_create,
+    audit_problems,
     record_event,
     verify_chain,
 )
@@ -219,9 +220,34 @@ def test_the_scheduled_task_signs_every_org_and_raises_an_alarm_on_a_rewrite(
     write_events(org_a, 1)
     with django_capture_on_commit_callbacks(execute=True):
         audit_checkpoint_task()
+    with django_capture_on_commit_callbacks(execute=True):
+        audit_checkpoint_task()  # the next run finds the same break: no second alarm
     alarm = NotificationEvent.objects.for_org(org_a).get(kind="security.audit_chain_broken")
     assert alarm.severity == "critical" and "does not link" in alarm.payload["problem"]
     assert AuditCheckpoint.objects.for_org(org_a).count() == 1
+
+
+def test_a_head_changed_in_place_is_not_signed_and_is_reported(org_a, sign):
+    write_events(org_a, 2)
+    sign(org_a)
+    dba("UPDATE orgs_auditchainhead SET last_hash = %s WHERE org_id = %s", ["f" * 64, org_a.pk])
+    with pytest.raises(ChainBroken, match="the chain head does not match event #2"):
+        sign(org_a)
+    assert verify_chain(org_a) == "the chain head does not match event #2 (the head was changed)"
+
+
+def test_junk_in_the_checkpoint_file_is_reported_not_trusted(org_a, sign, settings):
+    write_events(org_a, 1)
+    sign(org_a)
+    with settings.AUDIT_CHECKPOINT_FILE.open("a") as fh:
+        fh.write("not json\n")
+        fh.write(json.dumps({"org": org_a.pk, "seq": 1, "key": [1], "signature": 5}) + "\n")
+    with pytest.raises(CommandError, match="broken for: acme"):
+        call_command("verify_audit_chain")
+    problems = audit_problems(org_a)
+    assert "line 2 of the checkpoint file is not a checkpoint" in problems
+    assert ("the checkpoint at #1 in the checkpoint file has no valid signature by a trusted "
+            "key (forged or altered)") in problems
 
 
 def test_without_a_key_checkpoints_are_off_and_say_so(org_a, settings, capsys):

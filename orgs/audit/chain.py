@@ -97,7 +97,10 @@ def chain_problem(org, *, after_seq: int = 0, after_hash: str = GENESIS_HASH,
         expected_prev, expected_seq = event.hash, expected_seq + 1
     head = AuditChainHead.objects.filter(org=org).first()
     last = expected_seq - 1
-    if head and head.seq != last:
+    if head and head.seq < last:
+        return (f"the chain head is at #{head.seq}, behind event #{last}: "
+                "it was moved back"), kept
+    if head and head.seq > last:
         return f"events after #{last} are missing (the chain head is at #{head.seq})", kept
     if head and head.last_hash != expected_prev:
         return f"the chain head does not match event #{last} (the head was changed)", kept

@@ -139,6 +139,8 @@ def test_a_cut_tail_with_the_head_moved_back_is_reported(org_a, sign, capsys):
         call_command("verify_audit_chain", org="acme")
     assert "the chain was cut" in capsys.readouterr().out and "ends at #3" in (
         verify_chain(org_a))
+    with pytest.raises(ChainBroken, match="the chain head is at #3, behind event #5"):
+        sign(org_a)
 
 
 def test_deleting_the_checkpoint_rows_too_is_caught_by_the_file(org_a, sign):

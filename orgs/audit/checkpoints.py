@@ -106,8 +106,11 @@ def checkpoint_file_read(path) -> tuple[dict[int, list[dict]], list[str]]:
     return by_org, problems
 
 
-def _same(entry: dict, other: dict) -> bool:
-    return all(entry.get(k) == other.get(k) for k in (*signing.SIGNED_FIELDS, "signature"))
+def _identity(entry: dict) -> str:
+    # Everything signed plus the signature, as one comparable string: a set of these
+    # matches rows with file lines in linear time (a checkpoint every 15 minutes is
+    # 35,000 a year per org).
+    return json.dumps([entry.get(k) for k in (*signing.SIGNED_FIELDS, "signature")])
 
 
 def _compare(org, keys: dict, file_entries: list[dict]) -> tuple[list[str], list[dict]]:
@@ -119,13 +122,14 @@ def _compare(org, keys: dict, file_entries: list[dict]) -> tuple[list[str], list
     for where, entries, others in (("database", rows, file_entries),
                                    ("checkpoint file", file_entries, rows)):
         missing_from = "checkpoint file" if where == "database" else "database"
+        present = {_identity(other) for other in others}
         for entry in entries:
             if not signing.signature_valid(entry, keys):
                 problems.append(f"the checkpoint at #{entry.get('seq')} in the {where} has no "
                                 "valid signature by a trusted key (forged or altered)")
                 continue
             signed[entry["signature"]] = entry
-            if not any(_same(entry, other) for other in others):
+            if _identity(entry) not in present:
                 problems.append(f"the checkpoint at #{entry['seq']} signed at "
                                 f"{entry['signed_at']} is missing from the {missing_from}")
     return problems, sorted(signed.values(), key=lambda e: e["seq"])

@@ -4,6 +4,8 @@ Each helper raises ImproperlyConfigured with the variable's name and the bad val
 problem, so a typo in a deployment fails at start-up instead of at the first request.
 """
 
+import base64
+import binascii
 import os
 import re
 from urllib.parse import parse_qs, unquote, urlparse
@@ -162,3 +164,30 @@ def env_nameservers(name: str) -> list[tuple[str, int]]:
             raise ImproperlyConfigured(f"{name}: port {number} is out of range")
         servers.append((host, number))
     return servers
+def env_ed25519_key(name: str) -> str:
+    """An Ed25519 private key as base64 of its 32 raw bytes, from NAME or from the file
+    that NAME_FILE names (a mounted secret); "" when neither is set. Never a default."""
+    raw = os.environ.get(name, "").strip()
+    path = os.environ.get(f"{name}_FILE", "").strip()
+    if raw and path:
+        raise ImproperlyConfigured(f"Set {name} or {name}_FILE, not both")
+    if path:
+        try:
+            with open(path, encoding="ascii") as fh:
+                raw = fh.read().strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ImproperlyConfigured(
+                f"{name}_FILE cannot be read ({type(exc).__name__}): {path!r}") from None
+        where = f"the file {name}_FILE names"
+    else:
+        where = name
+    if not raw:
+        return ""
+    try:
+        size = len(base64.b64decode(raw, validate=True))
+    except (binascii.Error, ValueError):
+        raise ImproperlyConfigured(f"{where} must be base64 of a 32-byte Ed25519 key") from None
+    if size != 32:
+        raise ImproperlyConfigured(
+            f"{where} must be base64 of a 32-byte Ed25519 key, not {size} bytes")
+    return raw

@@ -1,13 +1,16 @@
 """GET /healthz: is this instance able to do its work?
 
-Three checks, each bounded in time, none of which writes anything:
+Four checks, each bounded in time, none of which writes anything:
 
 - database: `SELECT 1` on the default connection.
 - broker: open a connection to CELERY_BROKER_URL (one attempt, about 2 s at most).
 - worker: a Celery control `ping` over that connection; every worker that answers
   within 1 s is listed by node name. Skipped (reported down) when the broker is down.
 
-200 with {"status": "ok"} when all three pass, else 503 with {"status": "degraded"}.
+- audit_checkpoints: is an audit signing key configured (AUDIT_SIGNING_KEY)? Without it
+  nothing signs the audit chain's head, so a rewritten log goes unnoticed: loud on purpose.
+
+200 with {"status": "ok"} when all four pass, else 503 with {"status": "degraded"}.
 
 Besides the checks, "metrics" holds counters that do not decide the status:
 `unverified_exchanges`, the token exchanges refused before their signature verified
@@ -21,6 +24,7 @@ names.
 
 import time
 
+from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
@@ -77,12 +81,19 @@ def check_broker_and_worker() -> tuple[dict, dict]:
         conn.release()
 
 
+def check_audit_checkpoints() -> dict:
+    if settings.AUDIT_SIGNING_KEY:
+        return {"ok": True}
+    return {"ok": False, "error": "AUDIT_SIGNING_KEY is not set: checkpoints are off"}
+
+
 @never_cache
 @require_safe
 def healthz(request):
     database = check_database()
     broker, worker = check_broker_and_worker()
-    checks = {"database": database, "broker": broker, "worker": worker}
+    checks = {"database": database, "broker": broker, "worker": worker,
+              "audit_checkpoints": check_audit_checkpoints()}
     healthy = all(check["ok"] for check in checks.values())
     return JsonResponse(
         {"status": "ok" if healthy else "degraded", "checks": checks,

@@ -16,6 +16,7 @@ from governance.env import (
     cache_config,
     email_config,
     env_bool,
+    env_ed25519_key,
     env_int,
     env_list,
     env_nameservers,
@@ -279,6 +280,17 @@ UNVERIFIED_EXCHANGE_WINDOW_SECONDS = env_int("UNVERIFIED_EXCHANGE_WINDOW_SECONDS
 # X-Forwarded-For (the one our own proxy saw); with 0, REMOTE_ADDR.
 NUM_PROXIES = env_int("NUM_PROXIES", 0, minimum=0)
 
+# Audit checkpoints (docs/audit-log.md): the Ed25519 private key that signs each org's
+# chain head, as base64 of its 32 raw bytes, in AUDIT_SIGNING_KEY or in the file that
+# AUDIT_SIGNING_KEY_FILE names. Never in the database and never generated here: bin/run
+# makes one under var/ for the zero-setup run; unset in production, `check --deploy`
+# warns and /healthz reports checkpoints as off. Signed checkpoints are also appended to
+# AUDIT_CHECKPOINT_FILE (JSON lines), the copy outside the database; point it at storage
+# the database administrators cannot rewrite (another host's mount, WORM storage).
+AUDIT_SIGNING_KEY = env_ed25519_key("AUDIT_SIGNING_KEY")
+AUDIT_CHECKPOINT_FILE = Path(env_str("AUDIT_CHECKPOINT_FILE",
+                                     str(VAR_DIR / "audit-checkpoints.jsonl")))
+
 # Production hardening. `manage.py check --deploy` is clean with DEBUG off.
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 60 * 60 * 12, minimum=60)
 SESSION_COOKIE_HTTPONLY = True
@@ -434,6 +446,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "orgs.domains_recheck",
         "schedule": 6 * 3600.0,
         "options": {"expires": 3600},
+    },
+    # Every 15 minutes: sign each org's audit chain head with the Ed25519 audit key and
+    # append it to AUDIT_CHECKPOINT_FILE (orgs/audit/checkpoints.py); an unchanged head is
+    # not signed again. Edits hidden by recomputed hashes are visible from the next one.
+    "orgs.audit_checkpoint": {
+        "task": "orgs.audit_checkpoint",
+        "schedule": 900.0,
+        "options": {"expires": 890},
     },
     # Every minute: dispatch notification events a lost message left behind, and retry
     # webhook deliveries whose backoff has passed or whose worker died (orgs/tasks.py).

@@ -4,7 +4,7 @@ through a service that writes the audit log, and the admin would bypass that."""
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from orgs.audit import AuditEvent
+from orgs.audit import AuditCheckpoint, AuditEvent
 from orgs.events import NotificationEvent
 from orgs.jobs import JobRun
 from orgs.models import Invitation, Membership, Organization, PersonalToken, User
@@ -74,6 +74,12 @@ class AuditEventAdmin(ReadOnlyAdmin):
     list_filter = ["action"]
     list_select_related = ["org"]
     search_fields = ["actor_label", "action", "object_id"]
+
+
+@admin.register(AuditCheckpoint)
+class AuditCheckpointAdmin(ReadOnlyAdmin):
+    list_display = ["seq", "org", "signed_at", "key_id", "hash"]
+    list_select_related = ["org"]
 
 
 @admin.register(SecurityPolicy)

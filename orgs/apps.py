@@ -6,7 +6,7 @@ class OrgsConfig(AppConfig):
     verbose_name = "Organizations"
 
     def ready(self):
-        from orgs import schema  # noqa: F401  (registers the OpenAPI auth extension)
+        from orgs import checks, schema  # noqa: F401  (system checks, OpenAPI auth extension)
         from orgs.receivers import connect
 
         connect()  # audit events for sign-ins, sign-outs, failures and MFA changes

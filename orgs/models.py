@@ -8,7 +8,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
-from orgs.audit import AuditChainHead, AuditEvent  # noqa: F401  (models of this app)
+from orgs.audit import AuditChainHead, AuditCheckpoint, AuditEvent  # noqa: F401  (models of this app)
 from orgs.events import NotificationEvent  # noqa: F401
 from orgs.jobs import JobRun  # noqa: F401
 from orgs.notifications.models import Notification, NotificationPreference  # noqa: F401

@@ -8,9 +8,11 @@ safe to run twice (acks_late means a task whose worker died is delivered again).
 import logging
 
 from celery import shared_task
+from django.db import transaction
 
+from orgs.audit import ChainBroken, CheckpointsOff, audit_checkpoint_create
 from orgs.dispatch import event_fan_out
-from orgs.events import NotificationEvent
+from orgs.events import NotificationEvent, event_emit
 from orgs.jobs import recorded
 from orgs.models import Organization
 from orgs.notifications.tasks import notification_email_task
@@ -87,3 +89,43 @@ def events_sweep_task() -> int:
             webhook_deliver_task.delay(org.pk, delivery_id)
             queued += 1
     return queued
+
+
+@shared_task(name="orgs.audit_checkpoint", ignore_result=True, **RETRY)
+@recorded("orgs.audit_checkpoint")
+def audit_checkpoint_task() -> int:
+    """Beat fan-out (every 15 minutes): one audit_checkpoint_for_org per org. Returns how
+    many org tasks it sent."""
+    return for_each_org(audit_checkpoint_for_org_task)
+
+
+@shared_task(name="orgs.audit_checkpoint_for_org", **RETRY)
+def audit_checkpoint_for_org_task(org_id: int) -> int | None:
+    """Sign one org's audit chain head (audit_checkpoint_create); safe to run twice (an
+    unchanged head is not signed again). Returns the signed seq, or None. Without a
+    signing key it logs a warning; a chain that no longer extends its last checkpoint is
+    logged as an error and raises a critical security.audit_chain_broken event (once per
+    problem, not every 15 minutes) in its own transaction (nothing was signed)."""
+    org = Organization.objects.filter(pk=org_id).first()
+    if org is None:
+        return None
+    try:
+        checkpoint = audit_checkpoint_create(org=org)
+    except CheckpointsOff:
+        logger.warning("Audit checkpoints are off: AUDIT_SIGNING_KEY is not set")
+        return None
+    except ChainBroken as exc:
+        logger.error("Audit chain of org %s not signed: %s", org.slug, exc)
+        _audit_chain_alarm(org, str(exc))
+        return None
+    return checkpoint.seq if checkpoint else None
+
+
+@transaction.atomic
+def _audit_chain_alarm(org, problem: str) -> None:
+    # The same break is found every 15 minutes until somebody acts: tell people once.
+    seen = NotificationEvent.objects.for_org(org).filter(
+        kind="security.audit_chain_broken", payload__problem=problem)
+    if not seen.exists():
+        event_emit(org=org, kind="security.audit_chain_broken", payload={"problem": problem},
+                   severity=NotificationEvent.Severity.CRITICAL)

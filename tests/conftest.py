@@ -3,10 +3,12 @@
 Personas are Memberships; `login(client, membership)` signs their user in.
 """
 
+import base64
 import time
 import uuid
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from orgs.roles import Role
 from tests.factories import (
@@ -91,6 +93,32 @@ def public_dns(monkeypatch):
 
     monkeypatch.setattr(outbound, "resolve", resolve)
     monkeypatch.setattr(socket, "socket", LoopbackOnly)
+
+
+@pytest.fixture(scope="session")
+def _audit_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("audit")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def audit_signing_key(_audit_dir):
+    """A fresh Ed25519 audit signing key per test session (base64 of the raw 32 bytes).
+    Exported with a checkpoint file of the session, so a worker or server subprocess the
+    tests start verifies like production, never against the checkout's var/."""
+    key = base64.b64encode(Ed25519PrivateKey.generate().private_bytes_raw()).decode()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AUDIT_SIGNING_KEY", key)
+        mp.delenv("AUDIT_SIGNING_KEY_FILE", raising=False)
+        mp.setenv("AUDIT_CHECKPOINT_FILE", str(_audit_dir / "session.jsonl"))
+        yield key
+
+
+@pytest.fixture(autouse=True)
+def _audit_signing(settings, audit_signing_key, _audit_dir):
+    # Like production: a signing key outside the database, and a checkpoint file of this
+    # test's own, never the checkout's var/.
+    settings.AUDIT_SIGNING_KEY = audit_signing_key
+    settings.AUDIT_CHECKPOINT_FILE = _audit_dir / f"{uuid.uuid4().hex}.jsonl"
 
 
 @pytest.fixture(scope="session")

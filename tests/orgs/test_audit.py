@@ -204,7 +204,8 @@ def _migration_0008():
 
 def _apps_before_0008():
     # The models as the migration sees them (plain managers, no append-only queryset).
-    return MigrationLoader(connection).project_state(("orgs", "0009_personal_token_sso_org_ids")).apps
+    before = ("orgs", "0009_personal_token_sso_org_ids")
+    return MigrationLoader(connection).project_state(before).apps
 
 
 def as_previous_release(cursor, org, migration):

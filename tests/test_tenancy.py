@@ -156,6 +156,8 @@ NOT_WALKED = {
                               "its org; tests/orgs/test_services.py covers used, revoked and "
                               "expired links",
     "orgs:sso_org": "the public direct SSO link: every org's slug may open it, by design",
+    "orgs:sso_link": "the public SSO account-link start: any signed-in person may ask to link "
+                     "to any org by slug (tests/orgs/test_sso_services.py covers who may)",
 }
 
 # Query parameters that name objects, on routes that need them to answer at all.

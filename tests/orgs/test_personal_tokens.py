@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from orgs.models import PersonalToken
 from orgs.roles import Role
 from orgs.services import personal_token_create, security_policy_update
-from orgs.sso import services as sso
+from tests.dns_components import verify_domain
 from tests.factories import MembershipFactory
 
 # Rate windows frozen: no window may end in the middle of a test.
@@ -57,9 +57,8 @@ def give_mfa(user):
 
 
 @pytest.fixture
-def sso_required(owner):
-    sso.domain_confirm(org=owner.org, actor=owner,
-                       domain=sso.domain_add(org=owner.org, actor=owner, domain="acme.test"))
+def sso_required(owner, dns):
+    verify_domain(dns, owner.org, owner, "acme.test")  # proven over real DNS (issue 12.1)
     security_policy_update(org=owner.org, actor=owner, sso_required=True)
     return owner.org
 
@@ -131,12 +130,11 @@ def test_minting_on_the_page_needs_a_session_signed_in_through_the_orgs_sso(
     assert bearer(secret).get(MEMBERS).status_code == 200
 
 
-def test_a_token_from_before_sso_was_required_stops_working_in_that_org(personas, owner):
+def test_a_token_from_before_sso_was_required_stops_working_in_that_org(personas, owner, dns):
     member = personas["member"]
     _, secret = personal_token_create(user=member.user, name="script")
     assert bearer(secret).get(MEMBERS).status_code == 200
-    sso.domain_confirm(org=owner.org, actor=owner,
-                       domain=sso.domain_add(org=owner.org, actor=owner, domain="acme.test"))
+    verify_domain(dns, owner.org, owner, "acme.test")
     security_policy_update(org=owner.org, actor=owner, sso_required=True)
 
     refused = bearer(secret).get(MEMBERS)

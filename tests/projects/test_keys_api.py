@@ -9,7 +9,9 @@ from projects import workload
 from tests.conftest import ROLES
 from tests.projects.conftest import make_key
 
-pytestmark = pytest.mark.django_db
+# Issuer URLs are checked against the outbound policy when saved: they resolve to a public
+# address without DNS (the machine has no resolver for them).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("public_dns")]
 
 ALL = set(ROLES)
 ADMINS = {"owner", "admin"}

@@ -16,7 +16,9 @@ from projects.models import ApiKey, WorkloadIdentity
 from tests.conftest import ROLES, login
 from tests.projects.conftest import make_key
 
-pytestmark = pytest.mark.django_db
+# Issuer URLs are checked against the outbound policy when saved: they resolve to a public
+# address without DNS (the machine has no resolver for them).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("public_dns")]
 
 ALL = set(ROLES)
 HOLDERS = {Role.OWNER, Role.ADMIN, Role.MEMBER}

@@ -152,7 +152,10 @@ def _query(item) -> Query | None:
         return None
     model, environment = _text(item.get("model"), 300), _text(item.get("environment"), 64)
     action, data_class = item.get("action"), item.get("data_class")
-    if model is None or environment is None or action not in _ACTIONS \
+    # The type checks come first: a list or object is unhashable, and the set lookup
+    # would raise TypeError (a 500) instead of handing the request to DRF's 400.
+    if model is None or environment is None or type(action) is not str \
+            or type(data_class) is not str or action not in _ACTIONS \
             or data_class not in _DATA_CLASSES:
         return None
     return Query(model=model, action=action, data_class=data_class, environment=environment)

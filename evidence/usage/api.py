@@ -5,7 +5,7 @@ can_import_usage (org admins, owners, finance owners)."""
 from django.core.exceptions import PermissionDenied
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, mixins, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from evidence.usage import selectors, services
@@ -20,6 +20,7 @@ from evidence.usage.serializers import (
     UsageRecordSerializer,
 )
 from orgs.api_base import OrgScopedAPIView
+from orgs.jsonbody import JSONParser
 
 READ = {"GET": "evidence:read"}
 BAD_LINES = OpenApiResponse(description='Bad lines, nothing written: {"lines": {"3": '

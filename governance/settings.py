@@ -71,6 +71,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "orgs.middleware.RequestContextMiddleware",
+    "orgs.api_errors.ApiJsonErrors",  # inside the request id, so errors keep its header
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -284,6 +285,9 @@ SPECTACULAR_SETTINGS = {
     "Every tenant endpoint lives under /api/v1/o/{org_slug}/.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema is public: no authentication, so a gateway's team key (which the
+    # personal-token class refuses) or a stale token still gets it, not a 401 in YAML.
+    "SERVE_AUTHENTICATION": [],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

@@ -4,13 +4,25 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from governance import health
 
+# Under /api/ these answer JSON, elsewhere Django's pages (orgs/api_errors.py).
+handler400 = "orgs.api_errors.bad_request"
+handler403 = "orgs.api_errors.permission_denied"
+handler404 = "orgs.api_errors.page_not_found"
+handler500 = "orgs.api_errors.server_error"
+# The schema and doc pages answer GET only: DRF's OPTIONS on the pages rendered a
+# template-less 500, and on the schema a YAML description of the view.
+DOC_METHODS = ["get", "head"]
+
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
-    path("api/v1/schema/", SpectacularAPIView.as_view(), name="api_schema"),
-    path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
-    path("api/v1/redoc/", SpectacularRedocView.as_view(url_name="api_schema"), name="api_redoc"),
+    path("api/v1/schema/", SpectacularAPIView.as_view(http_method_names=DOC_METHODS),
+         name="api_schema"),
+    path("api/v1/docs/", SpectacularSwaggerView.as_view(
+        url_name="api_schema", http_method_names=DOC_METHODS), name="api_docs"),
+    path("api/v1/redoc/", SpectacularRedocView.as_view(
+        url_name="api_schema", http_method_names=DOC_METHODS), name="api_redoc"),
     path("api/v1/", include("orgs.api_urls")),
     path("api/v1/", include("projects.api_urls")),
     path("api/v1/", include("orgs.webhooks.api_urls")),

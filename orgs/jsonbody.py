@@ -10,12 +10,23 @@ nested deeper than MAX_DEPTH is refused here, as a bad body: a 400 naming the li
 import json
 
 from django.conf import settings
-from rest_framework import parsers
-from rest_framework.exceptions import ParseError
+from rest_framework import parsers, status
+from rest_framework.exceptions import APIException, ParseError
 from rest_framework.utils.json import strict_constant
 
 MAX_DEPTH = 32  # the deepest of our own request shapes is 4; gateways send flat objects
 TOO_DEEP = f"JSON nested deeper than {MAX_DEPTH} levels."
+
+
+# DRF reads a JSON body from the stream, past Django's DATA_UPLOAD_MAX_MEMORY_SIZE
+# check on request.body; this bounds it instead (a push of 10,000 usage lines is ~3 MB).
+MAX_BODY_BYTES = 32 * 1024 * 1024
+
+
+class BodyTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = f"The request body is larger than {MAX_BODY_BYTES // 2**20} MB."
+    default_code = "too_large"
 
 
 class BodyError(ValueError):
@@ -61,11 +72,15 @@ def loads(text: str | bytes, *, strict: bool = False, walk: bool = True):
 
 class JSONParser(parsers.JSONParser):
     """DRF's JSON parser through `loads`: a body nested too deep is a 400 like any other
-    JSON parse error ({"detail": "JSON parse error - ..."}), never a RecursionError."""
+    JSON parse error ({"detail": "JSON parse error - ..."}), never a RecursionError; a
+    body over MAX_BODY_BYTES is a 413."""
 
     def parse(self, stream, media_type=None, parser_context=None):
         encoding = (parser_context or {}).get("encoding") or settings.DEFAULT_CHARSET
+        raw = stream.read(MAX_BODY_BYTES + 1)
+        if len(raw) > MAX_BODY_BYTES:
+            raise BodyTooLarge()
         try:
-            return loads(stream.read().decode(encoding), strict=self.strict)
+            return loads(raw.decode(encoding), strict=self.strict)
         except (BodyError, UnicodeDecodeError) as exc:
             raise ParseError(f"JSON parse error - {exc}") from None

@@ -51,6 +51,8 @@ class UsageBatch(_Batch):
     """POST {"lines": [...]} (up to 10,000 lines in the generic usage shape). All or
     nothing; idempotent by each line's id. Answers the counts added and skipped."""
 
+    serializer_class = UsageBatchSerializer  # OPTIONS describes the body from it
+
     @extend_schema(request=UsageBatchSerializer,
                    responses={200: BatchResultSerializer, 400: BAD_LINES})
     def post(self, request, org_slug):
@@ -61,6 +63,7 @@ class BillingBatch(_Batch):
     """POST {"lines": [...]} of billing lines (generic billing shape); as usage."""
 
     kind = "billing"
+    serializer_class = BillingBatchSerializer
 
     @extend_schema(request=BillingBatchSerializer,
                    responses={200: BatchResultSerializer, 400: BAD_LINES})

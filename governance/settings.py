@@ -99,7 +99,9 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "orgs.context_processors.navigation",
             ],
-            "builtins": ["template_partials.templatetags.partials"],
+            # stored: d|pairs, the safe way to list a stored dict's items.
+            "builtins": ["template_partials.templatetags.partials",
+                         "orgs.templatetags.stored"],
         },
     }
 ]

@@ -77,3 +77,16 @@ def test_a_json_file_nested_too_deep_is_a_file_error_not_an_internal_one(org_a, 
     failed = usage_import_run(org=org_a, job_id=job.pk)
     assert failed.status == "failed"
     assert failed.report["error"].startswith("Not valid JSON (nested deeper than")
+
+
+def test_a_nul_in_an_uploaded_files_name_is_not_a_500(client, owner, org_a):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    login(client, owner)
+    upload = SimpleUploadedFile("usage\x00.csv", example("generic-usage.csv"))
+    response = client.post("/api/v1/o/acme/usage/imports/",
+                           {"kind": "usage", "source": "api", "file": upload})
+    assert response.status_code in (202, 400), response.content
+    if response.status_code == 202:
+        job = UsageImport.objects.for_org(org_a).get()
+        assert "\x00" not in job.source_ref

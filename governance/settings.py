@@ -69,7 +69,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "orgs.csp_middleware.CachedCSPMiddleware",  # django-csp, policy built once
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "orgs.middleware.RequestContextMiddleware",
     "orgs.api_errors.ApiJsonErrors",  # inside the request id, so errors keep its header

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from evidence import catalog, selectors
@@ -19,6 +19,7 @@ from evidence.serializers import (
     SnapshotSerializer,
 )
 from orgs.api_base import OrgScopedAPIView
+from orgs.jsonbody import JSONParser
 
 READ = {"GET": "catalog:read"}
 

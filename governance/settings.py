@@ -74,8 +74,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "orgs.csp_middleware.CachedCSPMiddleware",  # django-csp, policy built once
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "orgs.middleware.RequestContextMiddleware",
+    "orgs.api_errors.ApiJsonErrors",  # inside the request id, so errors keep its header
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -103,7 +105,9 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "orgs.context_processors.navigation",
             ],
-            "builtins": ["template_partials.templatetags.partials"],
+            # stored: d|pairs, the safe way to list a stored dict's items.
+            "builtins": ["template_partials.templatetags.partials",
+                         "orgs.templatetags.stored"],
         },
     }
 ]
@@ -296,6 +300,24 @@ SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 60 * 60 * 12, minimum=60)
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie.
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp): scripts and styles only from our own static
+# files, no inline script, style attribute or eval. Pages keep behaviour in
+# static/js/app.js (data-confirm, data-copy, data-width). The API doc pages relax
+# style-src for themselves only (governance/urls.py): Swagger UI and ReDoc inject styles.
+# form-action is left out on purpose: SSO logins post, then redirect to the IdP.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],  # Bootstrap's icons are data: SVGs in its CSS
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 if not DEBUG:
@@ -316,6 +338,10 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # orgs.jsonbody.JSONParser refuses bodies nested too deep (a 400, not a RecursionError).
+    "DEFAULT_PARSER_CLASSES": ["orgs.jsonbody.JSONParser",
+                               "rest_framework.parsers.FormParser",
+                               "rest_framework.parsers.MultiPartParser"],
     "DEFAULT_PAGINATION_CLASS": "orgs.pagination.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -330,6 +356,9 @@ SPECTACULAR_SETTINGS = {
     "Every tenant endpoint lives under /api/v1/o/{org_slug}/.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema is public: no authentication, so a gateway's team key (which the
+    # personal-token class refuses) or a stale token still gets it, not a 401 in YAML.
+    "SERVE_AUTHENTICATION": [],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

@@ -9,12 +9,13 @@ subject token is its own proof, and the mapping it matches names the org.
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status
-from rest_framework.parsers import FormParser, JSONParser
+from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from orgs.api_base import OrgScopedAPIView
+from orgs.jsonbody import JSONParser
 from orgs.middleware import client_ip
 from projects import keys, selectors, workload
 from projects.api import ProjectScoped, _valid

@@ -12,8 +12,6 @@ layers (about a fifth of a decision's CPU). Anything else, a missing field, a ba
 header, a form body, goes to the DRF view below, which gives every error its field-level
 answer and documents the endpoint in the schema. Both paths call the same decide()."""
 
-import json
-
 from django.contrib.auth.models import AnonymousUser
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -25,7 +23,7 @@ from rest_framework.views import APIView
 
 from approvals.decisions.service import Query, Throttled, decide
 from approvals.models import Action, DataClass
-from orgs import ratelimit
+from orgs import jsonbody, ratelimit
 from orgs.middleware import client_ip
 from projects.secrets import kind_of
 
@@ -172,7 +170,10 @@ def _query(item) -> Query | None:
         return None
     model, environment = _text(item.get("model"), 300), _text(item.get("environment"), 64)
     action, data_class = item.get("action"), item.get("data_class")
-    if model is None or environment is None or action not in _ACTIONS \
+    # The type checks come first: a list or object is unhashable, and the set lookup
+    # would raise TypeError (a 500) instead of handing the request to DRF's 400.
+    if model is None or environment is None or type(action) is not str \
+            or type(data_class) is not str or action not in _ACTIONS \
             or data_class not in _DATA_CLASSES:
         return None
     return Query(model=model, action=action, data_class=data_class, environment=environment)
@@ -210,9 +211,11 @@ def _fast(view_class, parse, shape):
                 and kind_of(header[1]) is not None
                 and request.content_type == "application/json"):
             try:
-                queries = parse(json.loads(request.body))
-            except ValueError:
-                queries = None
+                # No depth walk: _query takes flat strings only, so anything nested goes
+                # to the DRF view, whose parser walks it (the walk would cost a batch).
+                queries = parse(jsonbody.loads(request.body, walk=False))
+            except jsonbody.BodyError:
+                queries = None  # DRF's parser answers it
             if queries is not None:
                 try:
                     _, decisions = decide(header[1], queries, client=client_ip(request))

@@ -5,7 +5,7 @@ can_import_usage (org admins, owners, finance owners)."""
 from django.core.exceptions import PermissionDenied
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, mixins, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from evidence.usage import selectors, services
@@ -20,6 +20,7 @@ from evidence.usage.serializers import (
     UsageRecordSerializer,
 )
 from orgs.api_base import OrgScopedAPIView
+from orgs.jsonbody import JSONParser
 
 READ = {"GET": "evidence:read"}
 BAD_LINES = OpenApiResponse(description='Bad lines, nothing written: {"lines": {"3": '
@@ -50,6 +51,8 @@ class UsageBatch(_Batch):
     """POST {"lines": [...]} (up to 10,000 lines in the generic usage shape). All or
     nothing; idempotent by each line's id. Answers the counts added and skipped."""
 
+    serializer_class = UsageBatchSerializer  # OPTIONS describes the body from it
+
     @extend_schema(request=UsageBatchSerializer,
                    responses={200: BatchResultSerializer, 400: BAD_LINES})
     def post(self, request, org_slug):
@@ -60,6 +63,7 @@ class BillingBatch(_Batch):
     """POST {"lines": [...]} of billing lines (generic billing shape); as usage."""
 
     kind = "billing"
+    serializer_class = BillingBatchSerializer
 
     @extend_schema(request=BillingBatchSerializer,
                    responses={200: BatchResultSerializer, 400: BAD_LINES})

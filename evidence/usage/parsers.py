@@ -22,6 +22,7 @@ import csv
 import hashlib
 import io
 import json
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -89,6 +90,9 @@ class BillingItem:
     description: str = ""
 
 
+NUL_MESSAGE = "Must not contain NUL (\\x00) characters."
+
+
 class _Checks:
     """Collects the bad fields of one line; each converter returns a usable default when
     the value is bad, so every bad field of a line is reported at once."""
@@ -110,6 +114,11 @@ class _Checks:
                 self.bad(field, "Text expected.")
                 return ""
         value = value.strip()
+        if "\x00" in value:
+            # PostgreSQL text cannot hold NUL: caught here, it is this line's error
+            # instead of a DataError that aborts the whole import as an internal error.
+            self.bad(field, NUL_MESSAGE)
+            return ""
         if required and not value:
             self.bad(field, "Required.")
         elif limit and len(value) > limit:
@@ -235,6 +244,9 @@ def _load_json(stream):
     except json.JSONDecodeError as exc:
         raise FileError(f"Not valid JSON (line {exc.lineno}, column {exc.colno}: "
                         f"{exc.msg}).") from None
+    except RecursionError:
+        raise FileError(f"Not valid JSON (nested deeper than Python reads, "
+                        f"{sys.getrecursionlimit()} levels).") from None
 
 
 def csv_rows(stream, required: Iterable[str]) -> Iterator[tuple[int, dict]]:
@@ -483,8 +495,9 @@ def _litellm_fast(row, p):
             cost is not None and not 0 <= cost < MAX_AMOUNT):
         return None
     provider = row[provider_at].strip() if provider_at is not None else ""
-    if len(provider) > 64:
-        return None
+    if len(provider) > 64 or "\x00" in (request_id + model + alias + team + environment
+                                         + caller + provider):
+        return None  # the checked path names the field
     return UsageLine(
         source_id=request_id, model=model, provider=provider,
         occurred_at=occurred if occurred.tzinfo else occurred.replace(tzinfo=UTC),

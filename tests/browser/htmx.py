@@ -30,4 +30,6 @@ def settled(page: Page, path: str):
     page.evaluate(_LISTEN, path)
     with page.expect_response(re.compile(path)):
         yield
-    page.wait_for_function("window.__htmxSettled === true")
+    # A function, not an expression: Playwright evals an expression inside the page,
+    # which the Content-Security-Policy (no 'unsafe-eval') refuses.
+    page.wait_for_function("() => window.__htmxSettled === true")

@@ -20,7 +20,6 @@ from approvals.services import row_create, row_submit, row_update
 from approvals.services.rows import FIELDS, OWNER_FIELDS, validate_row
 from evidence.models import CatalogEntry
 from orgs.forms import StyledForm, add_service_error
-from orgs.selectors import membership_list
 from projects import selectors as project_selectors
 from projects.models import WorkloadIdentity
 
@@ -221,7 +220,8 @@ class RowRequestForm(StyledForm):
                 identities = identities.filter(**{f"{name}__public_id": value})
         f["environment"].queryset, f["caller"].queryset = environments, callers
         f["api_key"].queryset, f["workload_identity"].queryset = keys, identities
-        members = membership_list(org=org)
+        # Owners take part in the workflow (sign, attach, run tests): never an auditor.
+        members = selectors.participant_list(org=org)
         for name in OWNER_FIELDS:
             f[name].queryset = members
         rows = selectors.row_list(org=org)

@@ -40,15 +40,15 @@ class ReviewerGrantForm(StyledForm):
         # One form per role on the page: distinct ids keep each label on its own select.
         super().__init__(*args, initial={"role": role}, auto_id=f"id_grant_{role}_%s",
                          **kwargs)
-        self.role = SignOff.Role(role)
+        self.sign_role = SignOff.Role(role)
         # Choices come from the org's own members: another org's member is never offered.
         self.fields["member"].queryset = reviewer_candidates(org=org, row=row, role=role)
-        self.fields["member"].label = f"{self.role.label} reviewer"
+        self.fields["member"].label = f"{self.sign_role.label} reviewer"
         self.fields["member"].label_from_instance = lambda m: (
             f"{m.user.email} ({m.get_role_display()})")
 
     def clean_role(self):
         # The role is fixed by the form the page rendered; a changed hidden field is refused.
-        if self.cleaned_data["role"] != self.role:
+        if self.cleaned_data["role"] != self.sign_role:
             raise forms.ValidationError("This form names a reviewer for another role.")
-        return self.role
+        return self.sign_role

@@ -135,7 +135,7 @@ def _form_errors(move_form, field, sign_form) -> list[str]:
 def _grant_forms(request, row, refused=None) -> list[ReviewerGrantForm]:
     """One "name a reviewer" form per role this person may delegate (a refused one keeps
     its errors); each lists only the members who may be given that role."""
-    return [refused if refused is not None and refused.role == role
+    return [refused if refused is not None and refused.sign_role == role
             else ReviewerGrantForm(org=request.org, row=row, role=role)
             for role in grantable_roles(request.membership, row)]
 

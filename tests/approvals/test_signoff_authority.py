@@ -164,7 +164,7 @@ def test_an_auditor_cannot_own_a_row(org_a, make_row, people, field):
 
 def _offered(response) -> dict[str, set[str]]:
     """{role: emails offered} of each "name a reviewer" form on the row page."""
-    return {form.role: {m.user.email for m in form.fields["member"].queryset}
+    return {form.sign_role: {m.user.email for m in form.fields["member"].queryset}
             for form in response.context["grant_forms"]}
 
 

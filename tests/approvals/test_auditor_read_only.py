@@ -4,6 +4,7 @@ from before the rules, or kept after a demotion) gets 403 on every write the row
 the API offer, and nothing changes."""
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from guardian.shortcuts import assign_perm
 from rest_framework.test import APIClient
@@ -97,3 +98,18 @@ def test_every_api_write_answers_403_and_changes_nothing(org_a, people, named_au
         response = getattr(api, method)(url, data, format="json")
         assert response.status_code == 403, (url, response.status_code, response.content)
     assert _snapshot(org_a, row) == before
+
+
+@pytest.mark.parametrize("project_role", ["admin", "developer"])
+def test_an_auditor_is_never_given_a_project_role_that_writes(org_a, people, project_a,
+                                                              project_role):
+    from projects.selectors import project_role_of
+    from projects.services import project_role_set
+
+    auditor = people["auditor"]
+    with pytest.raises(ValidationError, match="Auditors can only be given the viewer role"):
+        project_role_set(org=org_a, actor=people["owner"], project=project_a,
+                         membership=auditor, role=project_role)
+    assert project_role_of(project=project_a, user=auditor.user) is None
+    assert project_role_set(org=org_a, actor=people["owner"], project=project_a,
+                            membership=auditor, role="viewer") == "viewer"

@@ -4,8 +4,8 @@ Choices come from the org's own projects and members; the services decide who ma
 from django import forms
 
 from approvals.models import Finding
+from approvals.selectors import participant_list
 from orgs.forms import StyledForm
-from orgs.selectors import membership_list
 from projects.models import Project
 
 STATES = [("unresolved", "Open or acknowledged"), *Finding.State.choices, ("all", "All")]
@@ -34,6 +34,6 @@ class FindingAssignForm(StyledForm):
 
     def __init__(self, *args, org, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = membership_list(org=org)
+        self.fields["owner"].queryset = participant_list(org=org)
         self.fields["owner"].label_from_instance = lambda m: (
             f"{m.user.email} ({m.get_role_display()})")

@@ -20,6 +20,7 @@ from approvals.permissions import can_handle_finding
 from approvals.workflow import InvalidTransition
 from orgs.audit import record_event
 from orgs.events import event_emit
+from orgs.roles import PARTICIPATE
 
 
 def _default_owner(row, project):
@@ -132,6 +133,9 @@ def finding_assign(*, org, actor, finding, owner) -> Finding:
     else). Audits approval.finding_assigned, emits finding.assigned to the new owner."""
     if owner is None or owner.org_id != org.pk:
         raise ValidationError({"owner": "Choose a member of this organization."})
+    if not owner.has_scope(PARTICIPATE):
+        raise ValidationError({"owner": "Auditors read findings and never handle them; "
+                                        "choose someone else."})
     finding = _locked(org, actor, finding)
     if finding.state == Finding.State.RESOLVED:
         raise InvalidTransition("A resolved finding keeps its owner.")

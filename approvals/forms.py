@@ -15,12 +15,11 @@ from django.db import transaction
 from django.urls import reverse
 
 from approvals import selectors
-from approvals.models import MAX_RENEWAL_DAYS, Action, DataClass, PolicyRow, RenewalTrigger
+from approvals.models import Action, DataClass, PolicyRow, RenewalTrigger
 from approvals.services import row_create, row_submit, row_update
 from approvals.services.rows import FIELDS, OWNER_FIELDS, validate_row
 from evidence.models import CatalogEntry
 from orgs.forms import StyledForm, add_service_error
-from orgs.selectors import membership_list
 from projects import selectors as project_selectors
 from projects.models import WorkloadIdentity
 
@@ -176,9 +175,10 @@ class RowRequestForm(StyledForm):
     finance_owner = _choice(_member, help_text=OWNER_HELP["finance_owner"])
     evidence_owner = _choice(_member, help_text=OWNER_HELP["evidence_owner"])
     cutoff_owner = _choice(_member, help_text=OWNER_HELP["cutoff_owner"])
+    # The limit in the hint is filled in from the org's settings (_narrow), the same value
+    # the validator (services/rows._check_renewal) applies.
     renewal_date = forms.DateField(required=False, widget=forms.DateInput(
-        attrs={"type": "date"}), help_text=(f"Production rows renew within "
-                                            f"{MAX_RENEWAL_DAYS} days."))
+        attrs={"type": "date"}))
     renewal_triggers = _checkboxes(RenewalTrigger.choices, required=False, help_text=(
         "<b>Renewal trigger</b>: model version change, provider policy change, new "
         "modality, incident, or spend spike. Production rows need at least one."))
@@ -221,7 +221,10 @@ class RowRequestForm(StyledForm):
                 identities = identities.filter(**{f"{name}__public_id": value})
         f["environment"].queryset, f["caller"].queryset = environments, callers
         f["api_key"].queryset, f["workload_identity"].queryset = keys, identities
-        members = membership_list(org=org)
+        # Owners take part in the workflow (sign, attach, run tests): never an auditor.
+        max_days = selectors.approval_settings_get(org=org).max_renewal_days
+        f["renewal_date"].help_text = f"Production rows renew within {max_days} days."
+        members = selectors.participant_list(org=org)
         for name in OWNER_FIELDS:
             f[name].queryset = members
         rows = selectors.row_list(org=org)

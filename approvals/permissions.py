@@ -1,8 +1,11 @@
 """Predicates for the approval matrix. Org scopes first; a guardian grant on one row (the
-named reviewer of that row) adds to them. Every predicate is False across orgs."""
+named reviewer of that row) adds to them. Every predicate is False across orgs, and every
+predicate that lets someone change something is False for a member without
+approvals:participate (auditors read everything and change nothing)."""
 
 from approvals.models import PolicyRow, PolicyRowUserObjectPermission, SignOff
 from orgs.models import Membership
+from orgs.roles import PARTICIPATE
 
 # The org scope, and the one-off guardian permission on a row, that let someone sign a role.
 SIGN_SCOPES = {
@@ -14,12 +17,26 @@ GRANT_PERMS = {
     SignOff.Role.FINANCE: "sign_finance_policyrow",
     SignOff.Role.APP_OWNER: "sign_app_owner_policyrow",
 }
+# The authority that may delegate each role on one row: the same authority (a security
+# reviewer names a security reviewer, finance a finance one). Admins and owners hold
+# neither sign scope, so they cannot manufacture a security or finance signature path;
+# they name app-owner reviewers (members:write), as before.
+DELEGATE_SCOPES = {
+    SignOff.Role.SECURITY: SIGN_SCOPES[SignOff.Role.SECURITY],
+    SignOff.Role.FINANCE: SIGN_SCOPES[SignOff.Role.FINANCE],
+    SignOff.Role.APP_OWNER: "members:write",
+}
 # "Platform": who runs the screen, test and evidence steps and may revoke rows.
 PLATFORM_SCOPE = "projects:admin"
 
 
 def _same_org(actor: Membership | None, obj) -> bool:
     return actor is not None and obj.org_id == actor.org_id
+
+
+def _acts(actor: Membership | None, obj) -> bool:
+    """Same org and takes part in the workflow: the gate of every write predicate."""
+    return _same_org(actor, obj) and actor.has_scope(PARTICIPATE)
 
 
 def grants_of(actor: Membership, rows) -> set[tuple[int, str]]:
@@ -39,12 +56,12 @@ def has_grant(actor: Membership, row: PolicyRow, role: str, *, grants=None) -> b
 
 def can_request(actor: Membership) -> bool:
     """Members, admins and owners propose rows (approvals:request)."""
-    return actor.has_scope("approvals:request")
+    return actor.has_scope("approvals:request") and actor.has_scope(PARTICIPATE)
 
 
 def can_edit(actor: Membership, row: PolicyRow) -> bool:
     """The requester, the row's app owner and org admins edit and (re)submit a row."""
-    if not _same_org(actor, row):
+    if not _acts(actor, row):
         return False
     return (actor.pk in (row.requested_by_id, row.app_owner_id)
             or actor.has_scope(PLATFORM_SCOPE))
@@ -52,21 +69,22 @@ def can_edit(actor: Membership, row: PolicyRow) -> bool:
 
 def can_run_pipeline(actor: Membership, row: PolicyRow) -> bool:
     """Platform (org admins and owners) moves a row through screen, test and evidence."""
-    return _same_org(actor, row) and actor.has_scope(PLATFORM_SCOPE)
+    return _acts(actor, row) and actor.has_scope(PLATFORM_SCOPE)
 
 
 def can_send_back(actor: Membership, row: PolicyRow) -> bool:
     """Platform and the security and finance reviewers request changes or reject a row
     under review; never its requester."""
-    if not _same_org(actor, row) or actor.pk == row.requested_by_id:
+    if not _acts(actor, row) or actor.pk == row.requested_by_id:
         return False
     return any(actor.has_scope(s) for s in (PLATFORM_SCOPE, *SIGN_SCOPES.values()))
 
 
 def may_sign_role(actor: Membership, row: PolicyRow, role: str, *, grants=None) -> bool:
     """Whether actor holds the authority for `role` on this row at all: the matching org
-    scope (security, finance), being the row's app owner, or a guardian grant."""
-    if not _same_org(actor, row) or role not in SignOff.Role.values:
+    scope (security, finance), being the row's app owner, or a guardian grant. Never an
+    auditor, whatever grant or ownership they were given (or kept after a role change)."""
+    if not _acts(actor, row) or role not in SignOff.Role.values:
         return False
     if role == SignOff.Role.APP_OWNER and actor.pk == row.app_owner_id:
         return True
@@ -100,12 +118,12 @@ def can_sign(actor: Membership, row: PolicyRow, role: str, **loaded) -> bool:
 
 def can_suspend(actor: Membership, row: PolicyRow) -> bool:
     """Security reviewers (approvals:suspend) suspend and resume rows, e.g. in an incident."""
-    return _same_org(actor, row) and actor.has_scope("approvals:suspend")
+    return _acts(actor, row) and actor.has_scope("approvals:suspend")
 
 
 def can_revoke(actor: Membership, row: PolicyRow) -> bool:
     """Security reviewers and platform revoke a row for good."""
-    return _same_org(actor, row) and (actor.has_scope("approvals:suspend")
+    return _acts(actor, row) and (actor.has_scope("approvals:suspend")
                                       or actor.has_scope(PLATFORM_SCOPE))
 
 
@@ -113,7 +131,7 @@ def can_renew(actor: Membership, row: PolicyRow) -> bool:
     """A security reviewer or platform opens, answers and decides a row's renewal review;
     never the requester, who would otherwise extend their own approval. Renewing then
     takes the three sign-offs again (services/renewal.py)."""
-    if not _same_org(actor, row) or actor.pk == row.requested_by_id:
+    if not _acts(actor, row) or actor.pk == row.requested_by_id:
         return False
     return actor.has_scope("approvals:sign_security") or actor.has_scope(PLATFORM_SCOPE)
 
@@ -121,17 +139,48 @@ def can_renew(actor: Membership, row: PolicyRow) -> bool:
 def can_edit_approval_settings(actor: Membership) -> bool:
     """Org admins and owners (org:write) change the org's approval settings; every member
     reads them."""
-    return actor.has_scope("org:write")
+    return actor.has_scope("org:write") and actor.has_scope(PARTICIPATE)
 
 
 def can_manage_deny_rules(actor: Membership) -> bool:
     """Admins, owners and security reviewers define and lift org deny rules."""
-    return actor.has_scope("org:write") or actor.has_scope("approvals:sign_security")
+    return actor.has_scope(PARTICIPATE) and (actor.has_scope("org:write")
+                                             or actor.has_scope("approvals:sign_security"))
+
+
+def can_grant_role(actor: Membership, row: PolicyRow, role: str) -> bool:
+    """Whether actor may name a one-off reviewer for `role` on this row: only a holder of
+    that same authority (DELEGATE_SCOPES). Used by row_reviewer_grant and the row page."""
+    scope = DELEGATE_SCOPES.get(role)
+    return bool(scope) and _acts(actor, row) and actor.has_scope(scope)
+
+
+def grantable_roles(actor: Membership, row: PolicyRow) -> list[str]:
+    """The sign-off roles actor may delegate on this row, in the row page's order."""
+    return [role for role in SignOff.Role.values if can_grant_role(actor, row, role)]
 
 
 def can_grant_reviewer(actor: Membership, row: PolicyRow) -> bool:
-    """Org admins name a one-off reviewer on a row."""
-    return _same_org(actor, row) and actor.has_scope("members:write")
+    """Whether the row page offers actor a "Name a reviewer" control at all."""
+    return bool(grantable_roles(actor, row))
+
+
+def grantee_refusal(member: Membership, row: PolicyRow, role: str) -> str | None:
+    """Why `member` may not be named reviewer for `role` on this row, or None: a member of
+    the row's org who takes part in the workflow (never an auditor) and, for security and
+    finance, not the row's requester (who never signs those on their own row)."""
+    if member.org_id != row.org_id:
+        return "That person is not a member of this organization."
+    if not member.has_scope(PARTICIPATE):
+        return "Auditors read and never sign; name someone who takes part in the workflow."
+    if member.pk == row.requested_by_id and role != SignOff.Role.APP_OWNER:
+        return "The requester cannot review security or finance on their own row."
+    return None
+
+
+def may_be_granted(member: Membership, row: PolicyRow, role: str) -> bool:
+    """True if `member` may be named reviewer for `role` on this row (grantee_refusal)."""
+    return grantee_refusal(member, row, role) is None
 
 
 # Rows past these states allow nothing; their evidence file is closed.
@@ -141,7 +190,7 @@ _EVIDENCE_CLOSED = frozenset({PolicyRow.Status.REVOKED, PolicyRow.Status.EXPIRED
 def can_attach_evidence(actor: Membership, row: PolicyRow) -> bool:
     """The row's evidence owner, app owner, requester and engineering owner, and platform,
     attach evidence to a row that is not finished (revoked or expired)."""
-    if not _same_org(actor, row) or row.status in _EVIDENCE_CLOSED:
+    if not _acts(actor, row) or row.status in _EVIDENCE_CLOSED:
         return False
     owners = (row.evidence_owner_id, row.app_owner_id, row.requested_by_id,
               row.engineering_owner_id)
@@ -152,7 +201,7 @@ def can_run_smoke_tests(actor: Membership, row: PolicyRow) -> bool:
     """The row's evidence owner and engineering owner, and platform, run its route smoke
     tests (they send real, if synthetic, traffic through the gateway key), while the row is
     not finished (revoked or expired). The requester and app owner ask one of them."""
-    if not _same_org(actor, row) or row.status in _EVIDENCE_CLOSED:
+    if not _acts(actor, row) or row.status in _EVIDENCE_CLOSED:
         return False
     return (actor.pk in (row.evidence_owner_id, row.engineering_owner_id)
             or actor.has_scope(PLATFORM_SCOPE))
@@ -161,7 +210,7 @@ def can_run_smoke_tests(actor: Membership, row: PolicyRow) -> bool:
 def can_handle_finding(actor: Membership, finding) -> bool:
     """Who acknowledges, resolves and reassigns a finding: its owner, security reviewers
     and platform (org admins and owners)."""
-    if not _same_org(actor, finding):
+    if not _acts(actor, finding):
         return False
     return (actor.pk == finding.owner_id or actor.has_scope(SIGN_SCOPES[SignOff.Role.SECURITY])
             or actor.has_scope(PLATFORM_SCOPE))

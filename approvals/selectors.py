@@ -26,11 +26,28 @@ from approvals.permissions import grants_of, sign_refusal
 from approvals.workflow import FINISHED, Status
 from evidence.models import CatalogEntry, CatalogSnapshot
 from orgs.audit import AuditEvent
+from orgs.roles import PARTICIPATE
 from orgs.scoping import get_for_org_or_404
+from orgs.selectors import membership_list_with_scope
 
 _ROW_RELATED = ("project", "environment", "caller", "requested_by__user", "app_owner__user")
 # Rows that the renewal sweep may expire: they still count as approved somewhere.
 EXPIRABLE = (Status.ACTIVE, Status.RENEWAL_DUE, Status.SUSPENDED)
+
+
+def participant_list(*, org) -> QuerySet:
+    """The members who may own a row, be named its reviewer or own a finding: everyone
+    but auditors (permissions.PARTICIPATE). For pickers; the services check the same."""
+    return membership_list_with_scope(org=org, scope=PARTICIPATE)
+
+
+def reviewer_candidates(*, org, row: PolicyRow, role: str) -> QuerySet:
+    """Who may be named reviewer for `role` on row (permissions.grantee_refusal as a
+    query): participants, minus the requester for security and finance. One query."""
+    qs = participant_list(org=org)
+    if role != SignOff.Role.APP_OWNER:
+        qs = qs.exclude(pk=row.requested_by_id)
+    return qs
 
 
 def row_list(*, org, status: str | None = None, project=None, environment=None,

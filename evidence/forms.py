@@ -3,7 +3,7 @@ forms, so the page and the API accept exactly the same filters."""
 
 from django import forms
 
-from evidence import selectors
+from evidence import catalog, selectors
 from evidence.families import Family
 from evidence.importers import Format
 from evidence.importers.common import Availability
@@ -66,7 +66,7 @@ class ImportForm(StyledForm):
 
     format = forms.ChoiceField(choices=Format.CHOICES,
                                help_text='The file\'s format; see "Catalog formats" below.')
-    file = forms.FileField(required=False, help_text="A JSON or CSV file, up to 64 MB.")
+    file = forms.FileField(required=False)  # its hint names catalog.MAX_BYTES (__init__)
     url = forms.URLField(label="Or a URL", required=False, assume_scheme="https",
                          help_text="The server fetches it (http or https).")
     source_name = forms.CharField(
@@ -77,6 +77,12 @@ class ImportForm(StyledForm):
         label="Catalog date", required=False, widget=forms.DateInput(attrs={"type": "date"}),
         help_text="The date the catalog describes; availability is judged against it. "
         "Defaults to a date in the file name, else today.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Read at render time from the limit import_catalog enforces, so they never differ.
+        self.fields["file"].help_text = (
+            f"A JSON or CSV file, up to {catalog.MAX_BYTES // 2**20} MB.")
 
     def clean(self):
         data = super().clean()

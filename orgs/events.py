@@ -23,6 +23,31 @@ KIND = re.compile(r"^[a-z][a-z_]*(\.[a-z][a-z_]*)+$")
 TITLE_NAMES = ("name", "finding", "rule", "source_name", "email", "url", "project")
 CATEGORIES = ("member", "security", "key", "usage", "billing", "approval", "catalog", "finding",
               "evidence")
+# The offer, one source for the webhook form and the API: per category (and "webhook"),
+# each kind subscribers are promised and the words that promise it. Every kind here is
+# emitted by its service (tests/test_offered_events.py triggers each one); what no service
+# emits is not offered. (Failed sign-ins stay in the audit log only: an event per failed
+# attempt would let anyone who knows an address flood its orgs' security inboxes.)
+OFFERED: dict[str, dict[str, str]] = {
+    "member": {"member.joined": "members joining", "member.left": "leaving",
+               "member.removed": "removed", "member.role_changed": "role changes"},
+    "security": {"security.policy_changed": "security policy changes"},
+    "key": {"key.created": "team API keys created", "key.rotated": "rotated",
+            "key.revoked": "revoked", "key.leaked": "leaked", "key.expired": "expired"},
+    "usage": {"usage.imported": "usage imports",
+              "usage.threshold_crossed": "budget thresholds crossed"},
+    "billing": {"billing.imported": "billing imports"},
+    "approval": {"approval.submitted": "approval transitions", "approval.signed": "sign-offs",
+                 "approval.renewal_due": "renewals due", "approval.expired": "expiries"},
+    "catalog": {"catalog.imported": "catalog imports"},
+    "finding": {"finding.raised": "findings raised: reconciliation, catalog changes, "
+                                  "expired evidence"},
+    "evidence": {"evidence.collected": "evidence collected", "evidence.accepted": "reviewed",
+                 "evidence.expiring": "expiring",
+                 "evidence.expired": "expired", "evidence.pack_built": "evidence packs built"},
+    "webhook": {"webhook.disabled": "endpoints disabled after failures",
+                "webhook.test": "test events"},
+}
 
 
 class NotificationEvent(models.Model):

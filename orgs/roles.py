@@ -37,19 +37,25 @@ ROLE_HELP = {
 
 _READ = {"org:read", "members:read", "projects:read", "catalog:read", "approvals:read",
          "evidence:read"}
+# Takes part in the approval workflow at all: may own a row, be named its reviewer, sign,
+# attach evidence, handle a finding, hold a project's admin or developer role. Every role
+# but the auditor, who reads everything and changes nothing (approvals/permissions.py).
+PARTICIPATE = "approvals:participate"
 
 SCOPES: dict[str, frozenset[str]] = {
     Role.AUDITOR: frozenset(_READ | {"audit:read", "audit:export"}),
     # keys:hold: may be the person behind a team API key (security, finance and auditors never).
-    Role.MEMBER: frozenset(_READ | {"projects:create", "approvals:request", "keys:hold"}),
-    Role.FINANCE: frozenset(_READ | {"approvals:sign_finance", "billing:read"}),
+    Role.MEMBER: frozenset(
+        _READ | {PARTICIPATE, "projects:create", "approvals:request", "keys:hold"}),
+    Role.FINANCE: frozenset(_READ | {PARTICIPATE, "approvals:sign_finance", "billing:read"}),
     Role.SECURITY: frozenset(
-        _READ | {"audit:read", "audit:export", "approvals:sign_security", "approvals:suspend"}
+        _READ | {PARTICIPATE, "audit:read", "audit:export", "approvals:sign_security",
+                 "approvals:suspend"}
     ),
     Role.ADMIN: frozenset(
         _READ
-        | {"org:write", "members:write", "projects:create", "projects:admin", "audit:read",
-           "audit:export", "approvals:request", "catalog:write", "keys:hold"}
+        | {PARTICIPATE, "org:write", "members:write", "projects:create", "projects:admin",
+           "audit:read", "audit:export", "approvals:request", "catalog:write", "keys:hold"}
     ),
 }
 SCOPES[Role.OWNER] = SCOPES[Role.ADMIN] | {"org:delete", "billing:read"}
@@ -57,6 +63,11 @@ SCOPES[Role.OWNER] = SCOPES[Role.ADMIN] | {"org:delete", "billing:read"}
 
 def has_scope(role: str, scope: str) -> bool:
     return scope in SCOPES.get(role, frozenset())
+
+
+def roles_with(scope: str) -> list[str]:
+    """The roles that hold scope, e.g. to narrow a member picker in one query."""
+    return [role.value for role in Role if has_scope(role, scope)]
 
 
 def can_manage(actor_role: str, target_role: str) -> bool:

@@ -245,7 +245,16 @@ def invitation_accept(*, token: str, user) -> Membership:
     record_event(org=org, actor=membership, action="member.joined", obj=membership,
                  changes={"role": [None, membership.role],
                           "invitation": [None, str(invitation.public_id)]})
+    member_event_emit(org=org, kind="member.joined", membership=membership, via="invitation")
     return membership
+
+
+def member_event_emit(*, org, kind: str, membership: Membership, **payload):
+    """Tell subscribers of the "member" category (webhooks, owners and admins) that a member
+    joined, left, was removed or changed role. Called by the membership services inside
+    their transaction, after their audit event; the payload names the person and role."""
+    event_emit(org=org, kind=kind, subject=membership,
+               payload={"email": membership.user.email, "role": membership.role, **payload})
 
 
 def user_owns_email(user, email: str) -> bool:
@@ -285,6 +294,8 @@ def membership_change_role(*, org: Organization, actor: Membership, membership: 
     membership.save(update_fields=["role"])
     record_event(org=org, actor=actor, action="member.role_changed", obj=membership,
                  changes={"role": [old, role]})
+    member_event_emit(org=org, kind="member.role_changed", membership=membership,
+                      old_role=old)
     return membership
 
 
@@ -313,6 +324,7 @@ def membership_remove(*, org: Organization, actor: Membership, membership: Membe
     action = "member.left" if actor.pk == membership.pk else "member.removed"
     record_event(org=org, actor=actor, action=action, obj=membership,
                  changes={"role": [membership.role, None]})
+    member_event_emit(org=org, kind=action, membership=membership)  # before the row goes
     membership.delete()
 
 
@@ -385,6 +397,7 @@ def membership_add(*, org: Organization, actor: Membership | None, user, role: s
     membership = Membership.objects.create(org=org, user=user, role=role)
     record_event(org=org, actor=actor, action="member.added", obj=membership,
                  changes={"role": [None, role]})
+    member_event_emit(org=org, kind="member.joined", membership=membership, via="added")
     return membership
 
 

@@ -1,6 +1,7 @@
 """Predicates for projects. Org scopes come first; guardian grants on the project add to them."""
 
 from orgs.models import Membership
+from orgs.roles import PARTICIPATE
 from projects.models import Project
 from projects.selectors import project_role_of
 
@@ -10,8 +11,9 @@ def can_create_project(actor: Membership) -> bool:
 
 
 def can_admin_project(actor: Membership, project: Project) -> bool:
-    """Org admins/owners, or whoever holds the project admin role on this project."""
-    if project.org_id != actor.org_id:
+    """Org admins/owners, or whoever holds the project admin role on this project (never an
+    auditor: auditors change nothing, whatever project role they were given)."""
+    if project.org_id != actor.org_id or not actor.has_scope(PARTICIPATE):
         return False
     if actor.has_scope("projects:admin"):
         return True

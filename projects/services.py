@@ -7,6 +7,7 @@ from guardian.shortcuts import assign_perm, remove_perm
 
 from orgs.audit import diff, record_event
 from orgs.models import Membership
+from orgs.roles import PARTICIPATE
 from orgs.signals import member_removing
 from projects.models import Caller, Environment, Project, ProjectUserObjectPermission
 from projects.permissions import can_admin_project, can_create_project
@@ -153,6 +154,9 @@ def project_role_set(*, org, actor: Membership, project: Project, membership: Me
         raise ValidationError({"membership": "That person is not a member of this organization."})
     if role is not None and role not in ProjectRole.values:
         raise ValidationError({"role": f"'{role}' is not a project role."})
+    if role not in (None, ProjectRole.VIEWER) and not membership.has_scope(PARTICIPATE):
+        # An external auditor on one project is a viewer; auditors change nothing.
+        raise ValidationError({"role": "Auditors can only be given the viewer role."})
     old = project_role_of(project=project, user=membership.user)
     if old == role:
         return role

@@ -6,6 +6,7 @@ for a row pack and, for download, whoever requested it. Every predicate is False
 orgs."""
 
 from approvals.permissions import PLATFORM_SCOPE
+from orgs.roles import PARTICIPATE
 
 AUDIT_EXPORT = "audit:export"
 
@@ -17,7 +18,7 @@ def _same_org(actor, obj) -> bool:
 def can_collect_audit_extract(actor, row) -> bool:
     """The row's evidence owner, security reviewers and platform (admins, owners) collect
     an audit extract of a row; auditors read it, they do not add to the row."""
-    if not _same_org(actor, row):
+    if not _same_org(actor, row) or not actor.has_scope(PARTICIPATE):
         return False
     return (actor.pk == row.evidence_owner_id or actor.has_scope("approvals:sign_security")
             or actor.has_scope(PLATFORM_SCOPE))

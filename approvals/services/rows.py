@@ -23,6 +23,7 @@ from evidence.models import CatalogEntry
 from orgs.audit import diff, record_event
 from orgs.events import event_emit
 from orgs.models import Membership
+from orgs.roles import PARTICIPATE
 from orgs.signals import member_removing
 
 OWNER_FIELDS = ("app_owner", "engineering_owner", "finance_owner", "evidence_owner",
@@ -62,6 +63,9 @@ def _check_scope(errors, org, row):
         obj = getattr(row, name)
         if obj is not None and obj.org_id != org.pk:
             errors[name] = "This belongs to another organization."
+        elif name in OWNER_FIELDS and obj is not None and not obj.has_scope(PARTICIPATE):
+            # Owners sign, attach evidence and run tests; an auditor changes nothing.
+            errors[name] = "An auditor cannot own a row; choose someone who takes part."
     if errors:
         return
     if row.environment.project_id != row.project_id:

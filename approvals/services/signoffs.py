@@ -8,7 +8,7 @@ from guardian.shortcuts import assign_perm
 from approvals.decisions.versions import decisions_changed
 from approvals.gates import required_evidence_missing
 from approvals.models import PolicyRow, RenewalReview, SignOff
-from approvals.permissions import GRANT_PERMS, can_grant_reviewer, sign_refusal
+from approvals.permissions import GRANT_PERMS, can_grant_role, grantee_refusal, sign_refusal
 from approvals.selectors import renewal_review_open
 from approvals.services.rows import lock_row, require_member
 from approvals.services.workflow import close_open_review
@@ -136,21 +136,22 @@ def signoff_record(*, org, actor, row: PolicyRow, role: str, decision: str,
 
 @transaction.atomic
 def row_reviewer_grant(*, org, actor, row: PolicyRow, membership, role: str) -> PolicyRow:
-    """An org admin names a one-off reviewer for one role of one row (a guardian grant on
-    the row). Separation of duties still applies when they sign. Audits and emits
-    approval.reviewer_granted."""
+    """Name a one-off reviewer for one role of one row (a guardian grant on the row). Only
+    a holder of that same authority delegates it (permissions.can_grant_role: security
+    names security, finance names finance, admins name app owners), and only to a member
+    who may be given it (permissions.grantee_refusal: not an auditor, not the requester for
+    security or finance). Separation of duties still applies when they sign. Audits
+    approval.reviewer_granted (shown on the row's timeline) and emits it."""
     require_member(actor, org)
     row = lock_row(org, row)
-    if not can_grant_reviewer(actor, row):
-        raise PermissionDenied("Only org admins name reviewers.")
-    if membership.org_id != org.pk:
-        raise ValidationError({"membership": "That person is not a member of this "
-                                             "organization."})
     if role not in GRANT_PERMS:
         raise ValidationError({"role": "Choose security, finance or app owner."})
-    if membership.pk == row.requested_by_id and role != SignOff.Role.APP_OWNER:
-        raise ValidationError({"membership": "The requester cannot review security or "
-                                             "finance on their own row."})
+    if not can_grant_role(actor, row, role):
+        label = SignOff.Role(role).label.lower()
+        raise PermissionDenied(f"Only a holder of {label} authority names a {label} "
+                               "reviewer.")
+    if refusal := grantee_refusal(membership, row, role):
+        raise ValidationError({"member": refusal})
     assign_perm(GRANT_PERMS[role], membership.user, row)
     record_event(org=org, actor=actor, action="approval.reviewer_granted", obj=row,
                  changes={"reviewer": [None, membership.user.email], "role": [None, role]})

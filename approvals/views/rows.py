@@ -22,12 +22,13 @@ from approvals.models import Action, DataClass, RenewalTrigger, SignOff
 from approvals.packs.selectors import row_pack_context
 from approvals.permissions import (
     can_edit,
-    can_grant_reviewer,
+    can_grant_role,
     can_revoke,
     can_run_pipeline,
     can_send_back,
     can_sign,
     can_suspend,
+    grantable_roles,
     grants_of,
 )
 from approvals.row_forms import MoveForm, ReviewerGrantForm, SignForm
@@ -131,11 +132,19 @@ def _form_errors(move_form, field, sign_form) -> list[str]:
     return errors
 
 
+def _grant_forms(request, row, refused=None) -> list[ReviewerGrantForm]:
+    """One "name a reviewer" form per role this person may delegate (a refused one keeps
+    its errors); each lists only the members who may be given that role."""
+    return [refused if refused is not None and refused.sign_role == role
+            else ReviewerGrantForm(org=request.org, row=row, role=role)
+            for role in grantable_roles(request.membership, row)]
+
+
 def _page_context(request, row, *, error_verb=None, move_form=None, sign_form=None,
                   grant_form=None, page_error="") -> dict:
     actor, org = request.membership, request.org
     context = _signoff_context(actor, row)
-    can_grant = can_grant_reviewer(actor, row)
+    grant_forms = _grant_forms(request, row, grant_form)
     context.update(
         row=row, page_error=page_error,
         form_errors=_form_errors(move_form, MOVE_SPECS[error_verb][1] if error_verb
@@ -143,8 +152,8 @@ def _page_context(request, row, *, error_verb=None, move_form=None, sign_form=No
         moves=_moves(actor, row, context["sign_roles"], error_verb=error_verb,
                      form=move_form),
         can_edit=row.status in EDITABLE and can_edit(actor, row),
-        renewal_due=row.status == Status.RENEWAL_DUE, can_grant=can_grant,
-        grant_form=grant_form or (ReviewerGrantForm(org=org) if can_grant else None),
+        renewal_due=row.status == Status.RENEWAL_DUE, can_grant=bool(grant_forms),
+        grant_forms=grant_forms,
         actions=_labels(row.allowed_actions, Action.choices),
         data_classes=_labels(row.data_classes, DataClass.choices),
         triggers=_labels(row.renewal_triggers, RenewalTrigger.choices),
@@ -220,13 +229,17 @@ def row_sign(request, public_id):
 @require_POST
 @org_view(scope="approvals:read")
 def row_reviewer_grant(request, public_id):
-    """An org admin names a one-off reviewer for one role of this row."""
+    """Name a one-off reviewer for one role of this row: a holder of that authority only."""
     row = selectors.row_page_get(org=request.org, public_id=public_id)
-    if not can_grant_reviewer(request.membership, row):
-        raise PermissionDenied("Only org admins name reviewers.")
-    form = ReviewerGrantForm(request.POST, org=request.org)
+    role = request.POST.get("role", "")
+    if role in SignOff.Role.values and not can_grant_role(request.membership, row, role):
+        raise PermissionDenied("Only a holder of this authority names its reviewer.")
+    if role not in SignOff.Role.values:
+        return _refused(request, row, status=400,
+                        page_error="Choose security, finance or app owner.")
+    form = ReviewerGrantForm(request.POST, org=request.org, row=row, role=role)
     if form.is_valid():
-        member, role = form.cleaned_data["member"], form.cleaned_data["role"]
+        member = form.cleaned_data["member"]
         try:
             services.row_reviewer_grant(org=request.org, actor=request.membership, row=row,
                                         membership=member, role=role)

@@ -3,7 +3,7 @@
 from django import forms
 
 from evidence.models import UsageImport, UsageSource
-from evidence.usage.services import MAX_UPLOAD_BYTES
+from evidence.usage import services
 from orgs.forms import StyledForm
 from projects.selectors import project_list
 
@@ -37,13 +37,19 @@ class UsageUploadForm(StyledForm):
                                         (UsageSource.LITELLM, "LiteLLM spend logs"),
                                         (UsageSource.API, "Generic shape")],
                                help_text=SOURCE_HELP)
-    file = forms.FileField(help_text=f"JSON or CSV, up to {MAX_UPLOAD_BYTES // 2**20} MB. "
-                           "Every line is checked first: one bad line and nothing is "
-                           "imported. Lines imported before are skipped.")
+    file = forms.FileField()  # its hint names services.MAX_UPLOAD_BYTES (__init__)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Read at render time from the limit the service enforces, so they never differ.
+        self.fields["file"].help_text = (
+            f"JSON or CSV, up to {services.MAX_UPLOAD_BYTES // 2**20} MB. Every line is "
+            "checked first: one bad line and nothing is imported. Lines imported before are "
+            "skipped.")
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
-        if upload.size > MAX_UPLOAD_BYTES:
+        if upload.size > services.MAX_UPLOAD_BYTES:
             raise forms.ValidationError(
-                f"The file is larger than {MAX_UPLOAD_BYTES // 2**20} MB; split it.")
+                f"The file is larger than {services.MAX_UPLOAD_BYTES // 2**20} MB; split it.")
         return upload

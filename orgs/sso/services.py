@@ -17,6 +17,7 @@ from orgs.events import NotificationEvent, event_emit
 from orgs.models import Membership, Organization
 from orgs.roles import RANK, Role, can_manage
 from orgs.scoping import require_member
+from orgs.services import member_event_emit
 from orgs.sso import idp
 from orgs.sso.domains import (  # noqa: F401  the domain services, re-exported for callers
     _require,
@@ -269,6 +270,8 @@ def sso_membership_sync(*, connection: SSOConnection, user, groups: list[str],
         membership = Membership.objects.create(org=org, user=user, role=role)
         record_event(org=org, actor=user, action="member.added", obj=membership,
                      changes={"role": [None, role], **via})
+        member_event_emit(org=org, kind="member.joined", membership=membership,
+                          via=via["via"])
         return membership
     if mapped is None and connection.group_roles:
         mapped = connection.default_role
@@ -277,4 +280,6 @@ def sso_membership_sync(*, connection: SSOConnection, user, groups: list[str],
         membership.save(update_fields=["role"])
         record_event(org=org, actor=user, action="member.role_changed", obj=membership,
                      changes={"role": [old, mapped], **via})
+        member_event_emit(org=org, kind="member.role_changed", membership=membership,
+                          old_role=old, via=via["via"])
     return membership

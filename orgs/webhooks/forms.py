@@ -1,20 +1,10 @@
 from django import forms
 
-from orgs.events import CATEGORIES
+from orgs.events import CATEGORIES, OFFERED
 from orgs.forms import StyledForm
 
-CATEGORY_HELP = {
-    "member": "members joining, leaving, role changes",
-    "security": "security policy changes, failed sign-ins",
-    "key": "team API keys created, rotated, revoked, leaked, expired",
-    "usage": "usage imports and quota thresholds",
-    "billing": "billing rows and budget alerts",
-    "approval": "approval transitions, sign-offs, renewals due, expiries",
-    "catalog": "catalog imports and changes",
-    "finding": "findings raised: reconciliation, catalog changes, expired evidence",
-    "evidence": "evidence collected, reviewed, expiring and expired; evidence packs built",
-    "webhook": "endpoints disabled after failures, test events",
-}
+# What each category promises, from the one offer (orgs/events.OFFERED).
+CATEGORY_HELP = {category: ", ".join(kinds.values()) for category, kinds in OFFERED.items()}
 
 
 class CheckboxList(forms.CheckboxSelectMultiple):

@@ -100,7 +100,6 @@ def test_upload_form_shows_clear_field_errors(client, owner, org_a, data, field,
 
 def test_an_upload_over_the_limit_is_refused(client, owner, org_a, monkeypatch):
     monkeypatch.setattr(services, "MAX_UPLOAD_BYTES", 10)
-    monkeypatch.setattr("evidence.usage.forms.MAX_UPLOAD_BYTES", 10)
     login(client, owner)
     response = client.post(url("usage_upload", org_a), {
         "kind": "usage", "source": "api", "file": upload("generic-usage.csv")})

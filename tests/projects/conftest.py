@@ -4,10 +4,12 @@ clean per-process credential cache for every test."""
 import uuid
 
 import pytest
+from guardian.shortcuts import assign_perm
 
 from orgs.roles import Role
 from projects import credentials
 from projects.credentials import clear_local_cache
+from projects.roles import PERMS
 from projects.services import project_role_set
 from tests.factories import MembershipFactory
 
@@ -48,7 +50,12 @@ def people(org_a, owner, project_a):
     result = {}
     for name, role, project_role in PROJECT_PERSONAS:
         member = MembershipFactory(org=org_a, role=role, user__email=f"{name}@acme.test")
-        if project_role:
+        if project_role and role == Role.AUDITOR:
+            # project_role_set refuses it (issue #13): planted, as a role held from before
+            # a demotion to auditor, to prove it grants nothing.
+            for codename in PERMS[project_role]:
+                assign_perm(f"projects.{codename}", member.user, project_a)
+        elif project_role:
             project_role_set(org=org_a, actor=owner, project=project_a, membership=member,
                              role=project_role)
         result[name] = member

@@ -20,6 +20,7 @@ from evidence.usage.serializers import (
     UsageRecordSerializer,
 )
 from orgs.api_base import OrgScopedAPIView
+from orgs.schema import form_query_parameters
 
 READ = {"GET": "evidence:read"}
 BAD_LINES = OpenApiResponse(description='Bad lines, nothing written: {"lines": {"3": '
@@ -121,5 +122,6 @@ class RecordList(mixins.ListModelMixin, OrgScopedAPIView):
         filters = {k: v for k, v in form.cleaned_data.items() if v}
         return selectors.usage_record_list(org=self.request.org, **filters)
 
+    @extend_schema(parameters=form_query_parameters(UsageFilterForm))
     def get(self, request, org_slug):
         return self.list(request)

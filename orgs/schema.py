@@ -48,6 +48,7 @@ VALIDATION_ERROR = {
                    "{\"detail\": \"JSON parse error - ...\"}. Nothing was changed.",
     "anyOf": [
         {"type": "object",
+         "properties": {"detail": {"type": "string"}},
          "additionalProperties": {"$ref": "#/components/schemas/FieldErrors"}},
         {"type": "array", "items": {"type": "string"}},
     ],
@@ -81,10 +82,9 @@ class AutoSchema(SpectacularAutoSchema):
             return None
         for code in self._error_codes(operation):
             ref = self._error_component("ValidationError" if code == "400" else "Error")
-            operation["responses"].setdefault(code, {
-                "description": DESCRIPTIONS[code],
-                "content": {"application/json": {"schema": ref}},
-            })
+            response = operation["responses"].setdefault(code, {"description": DESCRIPTIONS[code]})
+            # A view's own description (usage lines' 400) keeps its words, gains the body.
+            response.setdefault("content", {"application/json": {"schema": ref}})
         return operation
 
     def _error_codes(self, operation) -> list[str]:

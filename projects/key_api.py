@@ -20,11 +20,13 @@ from projects.api import ProjectScoped, _valid
 from projects.key_serializers import (
     KeyCreateSerializer,
     KeyFilterSerializer,
+    KeyLeakResultSerializer,
     KeyLeakSerializer,
     KeyRevokeSerializer,
     KeyRotateSerializer,
     KeySerializer,
     KeyWithSecretSerializer,
+    OAuthErrorSerializer,
     TokenExchangeSerializer,
     TokenResponseSerializer,
     WorkloadIdentitySerializer,
@@ -103,7 +105,7 @@ class KeyReportLeaked(OrgScopedAPIView):
     scopes = {"POST": "projects:read"}
     serializer_class = KeyLeakSerializer
 
-    @extend_schema(responses={200: KeySerializer})
+    @extend_schema(request=KeyLeakSerializer, responses={200: KeyLeakResultSerializer})
     def post(self, request, org_slug):
         key = keys.key_report_leaked(actor=request.membership,
                                      **_valid(KeyLeakSerializer, request.data))
@@ -121,6 +123,7 @@ class IdentityList(mixins.ListModelMixin, ProjectScoped):
     def get(self, request, org_slug, public_id):
         return self.list(request)
 
+    @extend_schema(responses={201: WorkloadIdentitySerializer})
     def post(self, request, org_slug, public_id):
         data = _valid(WorkloadIdentitySerializer, request.data,
                       context=self.get_serializer_context())
@@ -154,7 +157,8 @@ class TokenExchange(APIView):
     parser_classes = [FormParser, JSONParser]
 
     @extend_schema(request={"application/x-www-form-urlencoded": TokenExchangeSerializer},
-                   responses={200: TokenResponseSerializer}, auth=[])
+                   responses={200: TokenResponseSerializer, 400: OAuthErrorSerializer},
+                   auth=[])
     def post(self, request):
         data = request.data
         try:

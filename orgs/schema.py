@@ -8,9 +8,11 @@ test (tests/test_openapi_contract.py) runs schemathesis against a live server an
 any answer the schema does not describe, so what is written here must stay true.
 """
 
+from django.core.exceptions import FieldDoesNotExist
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
+from rest_framework import serializers
 
 
 class PersonalTokenScheme(OpenApiAuthenticationExtension):
@@ -66,10 +68,20 @@ DESCRIPTIONS = {
 WRITES = {"POST", "PUT", "PATCH"}
 
 
+def _model_field_blank(field) -> bool:
+    model = getattr(getattr(field.parent, "Meta", None), "model", None)
+    if model is None or "." in (field.source or ""):
+        return False
+    try:
+        return model._meta.get_field(field.source).blank
+    except FieldDoesNotExist:  # a property or an annotation
+        return False
+
+
 class AutoSchema(SpectacularAutoSchema):
     """drf-spectacular's schema class, plus the error answers each operation can give.
 
-    Which errors: 400 where the operation takes a body or query parameters; 401 and 403
+    Which errors: 400 on every write and on reads with query parameters; 401 and 403
     wherever credentials are needed; 404 where the path names an org or an object, or the
     list is paginated (an out-of-range page); 409 on writes of views that say they can
     conflict (`conflict_on_write = True`: workflow moves, finding actions); 413 where
@@ -87,12 +99,20 @@ class AutoSchema(SpectacularAutoSchema):
             response.setdefault("content", {"application/json": {"schema": ref}})
         return operation
 
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        if isinstance(field, serializers.ChoiceField) and field.read_only \
+                and _model_field_blank(field):
+            # A read-only choice of a blank=True model field answers "" too: the enum
+            # must say so (drf-spectacular adds the blank choice only for writable ones).
+            field.allow_blank = True
+        return super()._map_serializer_field(field, direction, bypass_extensions)
+
     def _error_codes(self, operation) -> list[str]:
         params = operation.get("parameters", [])
         query = any(p["in"] == "query" for p in params)
         has_body = self.method in WRITES
         codes = []
-        if has_body or query:
+        if self.method != "GET" or query:  # a DELETE's service may refuse with a reason
             codes.append("400")
         security = operation.get("security", [])
         if security and {} not in security:

@@ -130,6 +130,7 @@ class ProjectRoleList(ProjectScoped):
 
     serializer_class = ProjectRoleSerializer
     scopes = {"GET": "projects:read", "POST": "projects:read"}
+    pagination_class = None  # a bare list (a project has few roles): so says the schema
 
     @extend_schema(responses=ProjectRoleEntrySerializer(many=True))
     def get(self, request, org_slug, public_id):

@@ -27,7 +27,7 @@ CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,"
           "response_schema_conformance")
 SEED = 20261203
 # Fuzzed cases per operation, on top of the examples and coverage phases' own cases.
-MAX_EXAMPLES = int(os.environ.get("CONTRACT_MAX_EXAMPLES", "3"))
+MAX_EXAMPLES = int(os.environ.get("CONTRACT_MAX_EXAMPLES", "2"))
 WORKERS = os.environ.get("CONTRACT_WORKERS", "2")
 
 

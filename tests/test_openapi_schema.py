@@ -127,6 +127,34 @@ def test_inbox_is_documented_and_answered_as_a_bare_list(schema, owner):
     assert client_for(owner).get("/api/v1/o/acme/inbox/").json() == []
 
 
+def test_read_only_choices_of_blank_model_fields_allow_the_empty_string(schema):
+    props = schema["components"]["schemas"]
+    for component, name in (("VerifiedDomain", "method"), ("DenyRule", "action"),
+                            ("DenyRule", "data_class")):
+        refs = {s["$ref"] for s in props[component]["properties"][name]["oneOf"]}
+        assert "#/components/schemas/BlankEnum" in refs, (component, name)
+
+
+@pytest.mark.django_db
+def test_project_roles_are_documented_and_answered_as_a_bare_list(schema, owner, project_a):
+    ops = dict(operations(schema))
+    body = ops["GET /api/v1/o/{org_slug}/projects/{public_id}/roles/"]["responses"]["200"]
+    assert body["content"]["application/json"]["schema"]["type"] == "array"
+    response = client_for(owner).get(f"/api/v1/o/acme/projects/{project_a.public_id}/roles/")
+    assert isinstance(response.json(), list)
+
+
+@pytest.mark.django_db
+def test_options_on_a_webhook_endpoint_describes_it(owner, settings):
+    # DRF's metadata asked the view for a queryset it does not have: a 500.
+    from orgs.webhooks.services import endpoint_create
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+    endpoint, _ = endpoint_create(org=owner.org, actor=owner, url="http://127.0.0.1:9/h")
+    response = client_for(owner).options(f"/api/v1/o/acme/webhooks/{endpoint.public_id}/")
+    assert response.status_code == 200
+    assert "PUT" in response.json()["actions"]
+
+
 def test_query_parameters_the_views_read_are_named(schema):
     ops = dict(operations(schema))
 

@@ -56,6 +56,8 @@ def _valid(serializer_class, data, context, **kwargs):
 class ApprovalsAPIView(OrgScopedAPIView):
     """The org base, plus: InvalidTransition -> 409 {"detail": why}."""
 
+    conflict_on_write = True  # the schema documents the 409 on its writes
+
     def handle_exception(self, exc):
         if isinstance(exc, InvalidTransition):
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
@@ -154,6 +156,7 @@ class Inbox(ApprovalsAPIView):
 
     scopes = {"GET": READ}
     serializer_class = InboxItemSerializer
+    pagination_class = None  # the schema then says: a bare list, as answered
 
     @extend_schema(responses={200: InboxItemSerializer(many=True)})
     def get(self, request, org_slug):

@@ -27,10 +27,15 @@ class ReconciliationFindingSerializer(serializers.ModelSerializer):
     """A raised finding (approvals.models.Finding); the lint report has its own kind."""
 
     id = serializers.UUIDField(source="public_id", read_only=True)
-    row = serializers.UUIDField(source="row.public_id", read_only=True, default=None)
-    project = serializers.UUIDField(source="project.public_id", read_only=True, default=None)
-    project_name = serializers.CharField(source="project.name", read_only=True, default=None)
-    owner = serializers.UUIDField(source="owner.public_id", read_only=True, default=None)
+    # A finding may name no row, no project (usage of an unknown key) and no owner.
+    row = serializers.UUIDField(source="row.public_id", read_only=True, default=None,
+                                allow_null=True)
+    project = serializers.UUIDField(source="project.public_id", read_only=True, default=None,
+                                    allow_null=True)
+    project_name = serializers.CharField(source="project.name", read_only=True, default=None,
+                                         allow_null=True)
+    owner = serializers.UUIDField(source="owner.public_id", read_only=True, default=None,
+                                  allow_null=True)
     owner_email = serializers.SerializerMethodField()
 
     class Meta:

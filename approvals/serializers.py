@@ -20,9 +20,11 @@ OWNERS = ("app_owner", "engineering_owner", "finance_owner", "evidence_owner",
           "cutoff_owner")
 
 
-def _public_id(source, **kwargs):
+def _public_id(source, *, null=True, **kwargs):
+    """The related object's public id; `null`: the foreign key is nullable, so the schema
+    says the id may be null."""
     return serializers.UUIDField(source=f"{source}.public_id", read_only=True,
-                                 default=None, **kwargs)
+                                 default=None, allow_null=null, **kwargs)
 
 
 class ModelRefSerializer(serializers.Serializer):
@@ -54,10 +56,10 @@ class RowSerializer(serializers.ModelSerializer):
     """A policy row as the API shows it (read only)."""
 
     id = serializers.UUIDField(source="public_id", read_only=True)
-    project = _public_id("project")
-    environment = _public_id("environment")
+    project = _public_id("project", null=False)
+    environment = _public_id("environment", null=False)
     environment_name = serializers.CharField(source="environment.name", read_only=True)
-    caller = _public_id("caller")
+    caller = _public_id("caller", null=False)
     caller_name = serializers.CharField(source="caller.name", read_only=True)
     api_key = _public_id("api_key")
     workload_identity = _public_id("workload_identity")
@@ -147,10 +149,10 @@ class RowSummarySerializer(serializers.ModelSerializer):
     """A row in a list of work (the inbox): only what signoff_inbox loads in its joins."""
 
     id = serializers.UUIDField(source="public_id", read_only=True)
-    project = _public_id("project")
-    environment = _public_id("environment")
+    project = _public_id("project", null=False)
+    environment = _public_id("environment", null=False)
     environment_name = serializers.CharField(source="environment.name", read_only=True)
-    caller = _public_id("caller")
+    caller = _public_id("caller", null=False)
     caller_name = serializers.CharField(source="caller.name", read_only=True)
     app_owner = _public_id("app_owner")
     requested_by = _public_id("requested_by")

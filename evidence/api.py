@@ -16,10 +16,12 @@ from evidence.serializers import (
     HistoryEntrySerializer,
     ImportJobSerializer,
     ImportRequestSerializer,
+    ModelHistorySerializer,
     SnapshotSerializer,
 )
 from orgs.api_base import OrgScopedAPIView
 from orgs.jsonbody import JSONParser
+from orgs.schema import form_query_parameters
 
 READ = {"GET": "catalog:read"}
 
@@ -83,6 +85,7 @@ class EntryList(mixins.ListModelMixin, OrgScopedAPIView):
         return selectors.entry_search(org=self.request.org, snapshot=snapshot,
                                       **form.filters())
 
+    @extend_schema(parameters=form_query_parameters(CatalogFilterForm))
     def get(self, request, org_slug):
         return self.list(request)
 
@@ -94,6 +97,7 @@ class ModelDetail(OrgScopedAPIView):
     scopes = READ
     serializer_class = HistoryEntrySerializer
 
+    @extend_schema(responses=ModelHistorySerializer)
     def get(self, request, org_slug, public_id):
         entry = selectors.entry_get(org=request.org, public_id=public_id)
         history = selectors.model_history(org=request.org, entry=entry)
@@ -107,7 +111,7 @@ class Diff(OrgScopedAPIView):
 
     scopes = READ
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=OpenApiTypes.OBJECT, parameters=form_query_parameters(DiffForm))
     def get(self, request, org_slug):
         data = _form_or_400(DiffForm(request.query_params, org=request.org))
         return Response(catalog_diff(org=request.org, old=data["old"], new=data["new"])

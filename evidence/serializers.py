@@ -38,6 +38,13 @@ class HistoryEntrySerializer(EntrySerializer):
         fields = ["snapshot", "snapshot_date", *EntrySerializer.Meta.fields]
 
 
+class ModelHistorySerializer(serializers.Serializer):
+    """GET catalog/models/<id>/: the entry, and the same model in every snapshot."""
+
+    entry = HistoryEntrySerializer()
+    history = HistoryEntrySerializer(many=True)
+
+
 class ImportJobSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
     snapshot = serializers.UUIDField(source="snapshot.public_id", read_only=True,

@@ -48,6 +48,7 @@ class ProjectList(mixins.ListModelMixin, OrgScopedAPIView):
     def get(self, request, org_slug):
         return self.list(request)
 
+    @extend_schema(responses={201: ProjectSerializer})
     def post(self, request, org_slug):
         project = services.project_create(org=request.org, actor=request.membership,
                                           **_valid(ProjectSerializer, request.data))
@@ -79,6 +80,7 @@ class EnvironmentList(mixins.ListModelMixin, ProjectScoped):
     def get(self, request, org_slug, public_id):
         return self.list(request)
 
+    @extend_schema(responses={201: EnvironmentSerializer})
     def post(self, request, org_slug, public_id):
         env = services.environment_create(org=request.org, actor=request.membership,
                                           project=self.project,
@@ -96,6 +98,7 @@ class CallerList(mixins.ListModelMixin, ProjectScoped):
     def get(self, request, org_slug, public_id):
         return self.list(request)
 
+    @extend_schema(responses={201: CallerSerializer})
     def post(self, request, org_slug, public_id):
         data = _valid(CallerSerializer, request.data, context=self.get_serializer_context())
         caller = services.caller_create(org=request.org, actor=request.membership,
@@ -127,6 +130,7 @@ class ProjectRoleList(ProjectScoped):
 
     serializer_class = ProjectRoleSerializer
     scopes = {"GET": "projects:read", "POST": "projects:read"}
+    pagination_class = None  # a bare list (a project has few roles): so says the schema
 
     @extend_schema(responses=ProjectRoleEntrySerializer(many=True))
     def get(self, request, org_slug, public_id):

@@ -22,6 +22,7 @@ from projects.api import ProjectScoped, _valid
 from projects.key_serializers import (
     KeyCreateSerializer,
     KeyFilterSerializer,
+    KeyLeakResultSerializer,
     KeyLeakSerializer,
     KeyRevokeSerializer,
     KeyRotateSerializer,
@@ -106,7 +107,7 @@ class KeyReportLeaked(OrgScopedAPIView):
     scopes = {"POST": "projects:read"}
     serializer_class = KeyLeakSerializer
 
-    @extend_schema(responses={200: KeySerializer})
+    @extend_schema(request=KeyLeakSerializer, responses={200: KeyLeakResultSerializer})
     def post(self, request, org_slug):
         key = keys.key_report_leaked(actor=request.membership,
                                      **_valid(KeyLeakSerializer, request.data))
@@ -124,6 +125,7 @@ class IdentityList(mixins.ListModelMixin, ProjectScoped):
     def get(self, request, org_slug, public_id):
         return self.list(request)
 
+    @extend_schema(responses={201: WorkloadIdentitySerializer})
     def post(self, request, org_slug, public_id):
         data = _valid(WorkloadIdentitySerializer, request.data,
                       context=self.get_serializer_context())

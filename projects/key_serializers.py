@@ -93,6 +93,21 @@ class TokenExchangeSerializer(serializers.Serializer):
     subject_token_type = serializers.CharField()
 
 
+class OAuthErrorSerializer(serializers.Serializer):
+    """RFC 6749 section 5.2: the token exchange's error body (not DRF's)."""
+
+    error = serializers.ChoiceField(choices=["invalid_request", "invalid_grant",
+                                             "unsupported_grant_type"])
+    error_description = serializers.CharField()
+
+
+class KeyLeakResultSerializer(serializers.Serializer):
+    revoked = serializers.BooleanField()
+    key = KeySerializer(allow_null=True, help_text=(
+        "The revoked key if it is this org's; null for a key of another org (revoked there, "
+        "shown nowhere) or no key at all."))
+
+
 class TokenResponseSerializer(serializers.Serializer):
     access_token = serializers.CharField()
     issued_token_type = serializers.CharField()

@@ -64,9 +64,9 @@ def project_update(*, org, actor: Membership, project: Project, **fields) -> Pro
 
 @transaction.atomic
 def environment_create(*, org, actor: Membership, project: Project, name: str,
-                       tier: str) -> Environment:
-    """Project admins add an environment; names are unique per project. Audits
-    environment.created."""
+                       tier: str = Environment.Tier.DEVELOPMENT) -> Environment:
+    """Project admins add an environment; names are unique per project; the tier defaults
+    to the model's (the API's tier is optional). Audits environment.created."""
     _require_admin(actor, project)
     assert project.org_id == org.pk
     name = (name or "").strip().lower()

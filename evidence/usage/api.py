@@ -21,6 +21,7 @@ from evidence.usage.serializers import (
 )
 from orgs.api_base import OrgScopedAPIView
 from orgs.jsonbody import JSONParser
+from orgs.schema import form_query_parameters
 
 READ = {"GET": "evidence:read"}
 BAD_LINES = OpenApiResponse(description='Bad lines, nothing written: {"lines": {"3": '
@@ -125,5 +126,6 @@ class RecordList(mixins.ListModelMixin, OrgScopedAPIView):
         filters = {k: v for k, v in form.cleaned_data.items() if v}
         return selectors.usage_record_list(org=self.request.org, **filters)
 
+    @extend_schema(parameters=form_query_parameters(UsageFilterForm))
     def get(self, request, org_slug):
         return self.list(request)

@@ -77,6 +77,7 @@ class ConnectionList(mixins.ListModelMixin, OrgScopedAPIView):
     def get(self, request, org_slug):
         return self.list(request)
 
+    @extend_schema(responses={201: SSOConnectionSerializer})
     def post(self, request, org_slug):
         data = _valid(SSOConnectionSerializer, request.data)
         conn = sso.sso_connection_create(org=request.org, actor=request.membership, **data)
@@ -117,6 +118,7 @@ class DomainList(mixins.ListModelMixin, OrgScopedAPIView):
     def get(self, request, org_slug):
         return self.list(request)
 
+    @extend_schema(responses={201: VerifiedDomainSerializer})
     def post(self, request, org_slug):
         data = _valid(VerifiedDomainSerializer, request.data)
         row = sso.domain_add(org=request.org, actor=request.membership, domain=data["domain"])

@@ -66,6 +66,10 @@ class EndpointScoped(OrgScopedAPIView):
         super().initial(request, *args, **kwargs)
         self.endpoint = selectors.endpoint_get(org=request.org, public_id=kwargs["public_id"])
 
+    def get_object(self):
+        # DRF's OPTIONS metadata asks for the object of a PUT; it is resolved already.
+        return self.endpoint
+
 
 class EndpointList(mixins.ListModelMixin, OrgScopedAPIView):
     scopes = {"GET": "org:write", "POST": "org:write"}

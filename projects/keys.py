@@ -49,8 +49,9 @@ def _mint(*, org, environment, caller, name, created_by, expires_at, rotated_fro
     secret = new_secret(LIVE if environment.tier == Environment.Tier.PRODUCTION else TEST)
     key = ApiKey(org=org, project=environment.project, environment=environment, caller=caller,
                  name=name, prefix=visible_prefix(secret), secret_hash=hash_secret(secret),
-                 created_by=created_by, expires_at=expires_at, rotated_from=rotated_from)
-    key.full_clean(exclude=["secret_hash", "rotated_from"])
+                 created_by=created_by, expires_at=expires_at, rotated_from=rotated_from,
+                 lineage=rotated_from.lineage if rotated_from else None)
+    key.full_clean(exclude=["secret_hash", "rotated_from", "lineage"])
     key.save()
     return key, secret
 

@@ -141,6 +141,21 @@ def test_rotation_keeps_the_old_secret_for_the_overlap_then_ends_it(
     assert events(org_a, "key.rotated").get().payload["overlap_seconds"] == 3600
 
 
+def test_rotation_audit_names_predecessor_successor_and_their_lineage(org_a, owner, envs,
+                                                                       caller_a):
+    key, _ = make_key(org_a, owner, envs["production"], caller_a)
+    successor, _ = keys.key_rotate(org=org_a, actor=owner, key=key, overlap_seconds=3600)
+    key.refresh_from_db()
+    assert successor.lineage == key.lineage == key.public_id
+    rotated = audit(org_a, "key.rotated").get().changes
+    assert rotated["successor"] == [None, str(successor.public_id)]
+    assert rotated["successor_prefix"] == [None, successor.prefix]
+    assert rotated["lineage"] == [None, str(key.public_id)]
+    created = audit(org_a, "key.created").filter(object_id=str(successor.public_id)).get()
+    assert created.changes["rotated_from"] == [None, str(key.public_id)]
+    assert created.changes["rotated_from_prefix"] == [None, key.prefix]
+
+
 def test_rotation_without_overlap_ends_the_old_secret_now(org_a, owner, envs, caller_a):
     key, old_secret = make_key(org_a, owner, envs["development"], caller_a)
     keys.key_rotate(org=org_a, actor=owner, key=key, overlap_seconds=0)

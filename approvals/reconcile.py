@@ -166,9 +166,10 @@ def _check_record(ctx: _Context, record: UsageRecord, spend: dict) -> None:
         return
     candidates = ctx.rows_by_scope.get(
         (project.pk, environment.pk if environment else None, caller.pk), [])
-    # A row bound to another key does not cover this one.
+    # A row bound to another key does not cover this one; a row bound to a key covers
+    # that key's rotations (same lineage), as the decision engine does.
     candidates = [r for r in candidates if r.api_key_id is None or key is None
-                  or r.api_key_id == key.pk]
+                  or r.api_key.lineage == key.lineage]
     env_label = environment.name if environment else (record.environment_ref or "?")
     if not candidates:
         env_part = str(environment.public_id) if environment else record.environment_ref or "-"

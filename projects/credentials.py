@@ -62,6 +62,9 @@ class Resolved:
     kind: str  # "api_key" or "workload_token"
     credential_id: Any  # the public id of the key or token
     expires_at: datetime
+    # API keys: the lineage (first key's public id) shared by a key and its rotations,
+    # which is what approval rows bind to. None for workload tokens.
+    lineage: Any = None
     ok = True
 
 
@@ -152,6 +155,7 @@ def _load(secret_hash: str, kind: str) -> _Entry:
         org=row.org, project=row.project, environment=row.environment, caller=row.caller,
         kind="workload_token" if model is WorkloadToken else "api_key",
         credential_id=row.public_id, expires_at=row.expires_at,
+        lineage=row.lineage if model is ApiKey else None,
     )
     return _Entry(resolved=resolved, revoked=row.revoked_at is not None,
                   key_pk=row.pk if model is ApiKey else None)

@@ -10,12 +10,15 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from orgs.decorators import org_view
 from orgs.forms import add_service_error
 from orgs.views import done
+from orgs.views.confirm import confirm_page, confirmed
 from projects import keys, selectors, workload
 from projects.key_forms import (
     KeyCreateForm,
@@ -112,6 +115,13 @@ def key_detail(request, public_id):
 def key_rotate(request, public_id):
     key = selectors.key_get(org=request.org, public_id=public_id)
     form = KeyRotateForm(request.POST)
+    if form.is_valid() and not confirmed(request):
+        # The service's own checks, before asking: nobody confirms what they cannot do.
+        if not can_manage_keys(request.membership, key.environment):
+            raise PermissionDenied("You cannot rotate keys of this environment.")
+        if key.status == "active":
+            return _rotate_confirm(request, key, form.cleaned_data["overlap_seconds"])
+        form.add_error(None, f"This key is {key.status}; only an active key can be rotated.")
     if form.is_valid():
         try:
             successor, secret = keys.key_rotate(org=request.org, actor=request.membership,
@@ -119,9 +129,37 @@ def key_rotate(request, public_id):
         except ValidationError as exc:
             add_service_error(form, exc)
         else:
-            return _secret_page(request, successor, secret, rotated_from=key)
+            # The locked predecessor as the service left it: its expires_at is now the
+            # overlap end (the view's `key` still holds the expiry from before).
+            return _secret_page(request, successor, secret, rotated_from=successor.rotated_from)
     return render(request, "projects/key_detail.html",
                   _detail_context(request, key, rotate_form=form), status=400)
+
+
+def _rotate_confirm(request, key, overlap_seconds):
+    # States the old secret's real end (overlap end, capped by its expiry), the date
+    # key_rotate will write, not the successor's expiry.
+    end = keys.overlap_end(key, overlap_seconds)
+    old = ("The old secret stops now." if overlap_seconds == 0 else
+           f"The old secret ({key.prefix}…) keeps working until "
+           f"{date_format(localtime(end), 'j M Y H:i T')} "
+           f"({keys.OVERLAPS[overlap_seconds]} from now), then stops.")
+    return confirm_page(
+        request, title=f"Rotate key {key.name} ({key.prefix}…)?",
+        lines=["A successor with a new secret is issued now; the secret is shown once.", old,
+               "Approval rows bound to this key cover its successor at once."],
+        action=request.path, fields={"overlap_seconds": overlap_seconds},
+        button="Rotate key", cancel=_key_url(request, key))
+
+
+def _revoke_confirm(request, key, reason):
+    return confirm_page(
+        request, title=f"Revoke key {key.name} ({key.prefix}…)?",
+        lines=["It stops working on the next request, everywhere, and cannot be restored. "
+               "Approval rows bound to it no longer admit this secret; a successor it was "
+               "rotated to keeps working.", f"Reason kept in the audit log: {reason}"],
+        action=request.path, fields={"reason": reason}, button="Revoke key",
+        cancel=_key_url(request, key), danger=True)
 
 
 @require_POST
@@ -129,6 +167,12 @@ def key_rotate(request, public_id):
 def key_revoke(request, public_id):
     key = selectors.key_get(org=request.org, public_id=public_id)
     form = KeyRevokeForm(request.POST)
+    if form.is_valid() and not confirmed(request):
+        if not can_revoke_key(request.membership, key):
+            raise PermissionDenied("You cannot revoke keys of this environment.")
+        if not key.revoked_at:
+            return _revoke_confirm(request, key, form.cleaned_data["reason"])
+        form.add_error(None, "This key is already revoked.")
     if form.is_valid():
         try:
             keys.key_revoke(org=request.org, actor=request.membership, key=key,

@@ -49,8 +49,9 @@ def _mint(*, org, environment, caller, name, created_by, expires_at, rotated_fro
     secret = new_secret(LIVE if environment.tier == Environment.Tier.PRODUCTION else TEST)
     key = ApiKey(org=org, project=environment.project, environment=environment, caller=caller,
                  name=name, prefix=visible_prefix(secret), secret_hash=hash_secret(secret),
-                 created_by=created_by, expires_at=expires_at, rotated_from=rotated_from)
-    key.full_clean(exclude=["secret_hash", "rotated_from"])
+                 created_by=created_by, expires_at=expires_at, rotated_from=rotated_from,
+                 lineage=rotated_from.lineage if rotated_from else None)
+    key.full_clean(exclude=["secret_hash", "rotated_from", "lineage"])
     key.save()
     return key, secret
 
@@ -89,6 +90,14 @@ def key_create(*, org, actor: Membership, project: Project, environment: Environ
     return key, secret
 
 
+def overlap_end(key: ApiKey, overlap_seconds: int, now=None):
+    """When the old secret of `key` stops if it is rotated now with this overlap: the end
+    of the overlap, or the key's own expiry when that comes first. What key_rotate writes
+    and what the rotate confirmation says (never the successor's expiry)."""
+    now = now or timezone.now()
+    return min(key.expires_at, now + timedelta(seconds=overlap_seconds))
+
+
 def _lock(org, key) -> ApiKey:
     return (ApiKey.objects.for_org(org).select_for_update(of=("self",))
             .select_related("project", "environment", "caller").get(pk=key.pk))
@@ -98,8 +107,10 @@ def _lock(org, key) -> ApiKey:
 def key_rotate(*, org, actor: Membership, key: ApiKey, overlap_seconds: int):
     """Issue a successor of an active key (same project, environment, caller and lifetime,
     capped by policy); the old secret keeps working for overlap_seconds (one of OVERLAPS),
-    then stops. Returns (successor, secret). Audits key.rotated on the old key and
-    key.created on the new one; emits key.rotated."""
+    then stops. The successor inherits the key's lineage, so approval rows bound to the
+    key cover it at once. Returns (successor, secret). Audits key.rotated on the old key
+    and key.created on the new one, each naming predecessor and successor (public id and
+    prefix), the overlap end and the lineage; emits key.rotated."""
     key = _lock(org, key)
     if not can_manage_keys(actor, key.environment):
         raise PermissionDenied("You cannot rotate keys of this environment.")
@@ -115,14 +126,17 @@ def key_rotate(*, org, actor: Membership, key: ApiKey, overlap_seconds: int):
                               name=key.name, created_by=actor.user, expires_at=now + lifetime,
                               rotated_from=key)
     old_expiry = key.expires_at
-    key.rotated_at, key.expires_at = now, min(old_expiry, now + timedelta(seconds=overlap_seconds))
+    key.rotated_at, key.expires_at = now, overlap_end(key, overlap_seconds, now)
     key.save(update_fields=["rotated_at", "expires_at"])
+    lineage = str(key.lineage)
     record_event(org=org, actor=actor, action="key.rotated", obj=key, changes={
         "expires_at": [old_expiry, key.expires_at], "overlap_seconds": [None, overlap_seconds],
-        "successor": [None, str(successor.public_id)]})
+        "successor": [None, str(successor.public_id)],
+        "successor_prefix": [None, successor.prefix], "lineage": [None, lineage]})
     record_event(org=org, actor=actor, action="key.created", obj=successor, changes={
         **{k: [None, v] for k, v in _facts(successor).items()},
-        "rotated_from": [None, str(key.public_id)]})
+        "rotated_from": [None, str(key.public_id)],
+        "rotated_from_prefix": [None, key.prefix], "lineage": [None, lineage]})
     event_emit(org=org, kind="key.rotated", subject=key, payload={
         **_facts(key), "successor": str(successor.public_id),
         "successor_prefix": successor.prefix, "overlap_seconds": overlap_seconds})

@@ -143,6 +143,10 @@ class ApiKey(models.Model):
     rotated_from = models.OneToOneField("self", null=True, blank=True,
                                         on_delete=models.PROTECT, related_name="successor")
     rotated_at = models.DateTimeField(null=True, blank=True)
+    # The first key's public id, copied to every successor on rotation: approval rows bind
+    # to a key by lineage, so a rotated key keeps the rows of the key it replaced (for the
+    # decision matrix a successor is the same credential) without re-signing any row.
+    lineage = models.UUIDField(editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoked_reason = models.CharField(max_length=500, blank=True)
     revoked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
@@ -155,10 +159,18 @@ class ApiKey(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["org", "expires_at"]),
-                   models.Index(fields=["org", "project", "environment"])]
+                   models.Index(fields=["org", "project", "environment"]),
+                   models.Index(fields=["org", "lineage"], name="projects_apikey_org_lineage")]
 
     def __str__(self):
         return f"{self.name} ({self.prefix}…)"
+
+    def save(self, *args, **kwargs):
+        # A key minted without a predecessor starts its own lineage (keys.key_rotate sets
+        # the predecessor's lineage on a successor before saving it).
+        if self.lineage is None:
+            self.lineage = self.public_id
+        super().save(*args, **kwargs)
 
     @property
     def status(self) -> str:

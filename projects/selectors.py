@@ -116,6 +116,17 @@ def key_get(*, org, public_id) -> ApiKey:
         org, public_id=public_id)
 
 
+def key_lineage_latest(*, org, key: ApiKey) -> ApiKey | None:
+    """For pages that show a key an approval row is bound to: the newest key of its
+    rotation lineage (the credential the row covers now) when `key` was rotated since,
+    else None. Anyone who reads the row may call it; one query, and none for a key that
+    was never rotated."""
+    if key is None or key.rotated_at is None:
+        return None
+    return (ApiKey.objects.for_org(org).filter(lineage=key.lineage)
+            .exclude(pk=key.pk).order_by("-created_at", "-pk").first())
+
+
 def key_history(*, org, key) -> QuerySet[AuditEvent]:
     """The key's audit events, oldest first (one query)."""
     return AuditEvent.objects.for_org(org).filter(

@@ -9,7 +9,9 @@ Semantics (docs/gateway-integration.md tells the gateway side):
 
 - Default deny. An active org deny rule that matches the request beats any row.
 - A row *covers* a request when its caller and environment are the credential's, its
-  credential binding (none, one API key, or one workload identity) admits the credential,
+  credential binding (none, one API key, or one workload identity) admits the credential
+  (a row bound to a key admits every key of its rotation lineage: the successor, and the
+  old key while its overlap lasts, which resolve_credential enforces),
   and it lists the model, the action and the data class.
 - A covering row *allows* when its status is active or renewal due, it has been activated
   (activated_at <= now), its renewal date has not passed (renewal_date >= today), and,
@@ -94,7 +96,7 @@ class RowFact:
     cutoff: str = "block"  # or "alert_only"
     renewal_date: date | None = None
     activated_at: datetime | None = None
-    api_key: str | None = None  # bound to this key's public id
+    api_key: str | None = None  # bound to this key lineage (its first key's public id)
     workload_identity: str | None = None  # bound to this identity's public id
     fallback: str | None = None  # the fallback row's id
 
@@ -120,7 +122,7 @@ class Request:
     environment: str
     caller: str
     credential_kind: str  # "api_key" or "workload_token"
-    credential: str  # the key's public id, or the token's workload identity public id
+    credential: str  # the key's lineage, or the token's workload identity public id
     model: str
     action: str
     data_class: str

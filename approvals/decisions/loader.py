@@ -21,7 +21,7 @@ FINISHED_KEPT = timedelta(days=31)
 
 ROW_FIELDS = ("pk", "public_id", "project_id", "environment_id", "caller_id", "allowed_actions",
               "data_classes", "status", "monthly_budget", "daily_cap", "cutoff_behaviour",
-              "renewal_date", "activated_at", "api_key__public_id",
+              "renewal_date", "activated_at", "api_key__lineage",
               "workload_identity__public_id", "fallback_row__public_id")
 
 
@@ -50,6 +50,9 @@ def load_index(org_id, *, version=None):
             data_classes=frozenset(data_classes), status=status, monthly_budget=budget,
             daily_cap=cap, cutoff=cutoff, renewal_date=holds_until.get(pk, renewal),
             activated_at=activated,
+            # The bound key's lineage, not its own id: the row keeps covering the key's
+            # successors after rotation. A lineage never changes, so rotating a key needs
+            # no rebuild of the index (only the credential cache is invalidated).
             api_key=str(key) if key else None,
             workload_identity=str(identity) if identity else None,
             fallback=str(fallback) if fallback else None))

@@ -193,9 +193,10 @@ def decide(secret: str, queries: list[Query], *, now=None,
     now = now or timezone.now()
     index = _indexes.get(resolved.org.pk, current)
     if resolved.kind == "workload_token":
-        credential = _indexes.identity_of(resolved.org.pk, resolved.credential_id)
+        credential = binding = _indexes.identity_of(resolved.org.pk, resolved.credential_id)
     else:
-        credential = str(resolved.credential_id)
+        # Rows bind to the key's lineage (so a rotation keeps them); the log names the key.
+        credential, binding = str(resolved.credential_id), str(resolved.lineage)
     decisions = []
     for query in queries:
         if not _environment_matches(resolved.environment, query.environment):
@@ -204,7 +205,7 @@ def decide(secret: str, queries: list[Query], *, now=None,
             request = Request(
                 project=resolved.project.pk, environment=resolved.environment.pk,
                 caller=resolved.caller.pk, credential_kind=resolved.kind,
-                credential=credential, model=query.model, action=query.action,
+                credential=binding, model=query.model, action=query.action,
                 data_class=query.data_class)
             decision = engine.evaluate(index, request, now)
         decisions.append(decision)

@@ -27,6 +27,7 @@ from approvals.workflow import Status, target_for
 from orgs.audit import record_event
 from orgs.events import NotificationEvent, event_emit
 from orgs.models import Membership
+from projects.models import ApiKey
 
 WARNING = NotificationEvent.Severity.WARNING
 # A renewal review stays open while its row is due for renewal (or suspended from there);
@@ -100,7 +101,10 @@ def row_submit(*, org, actor, row: PolicyRow) -> PolicyRow:
 
 def _check_credential_live(row: PolicyRow):
     # The route must be testable with the row's own key: a revoked or expired key cannot be.
+    # A key rotated since the row was written lives on in its successor (same lineage).
     key = row.api_key
+    if key is not None and key.status == key.Status.EXPIRED and key.rotated_at:
+        key = ApiKey.objects.for_org(row.org_id).filter(lineage=key.lineage).first()
     if key is not None and key.status not in (key.Status.ACTIVE, key.Status.ROTATING):
         raise ValidationError({"api_key": f"The key {key.prefix}… is "
                                           f"{key.Status(key.status).label.lower()}; name a live "

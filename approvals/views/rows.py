@@ -38,6 +38,7 @@ from approvals.workflow import EDITABLE, NEXT, InvalidTransition, Status
 from orgs.decorators import org_view
 from orgs.forms import add_service_error
 from orgs.views import done, wants_partial
+from projects.selectors import key_lineage_latest
 
 # The workflow verbs a button on the row page posts (sign-offs have their own URL).
 MOVES = ("submit", "screen", "start_testing", "start_evidence", "send_to_review",
@@ -159,7 +160,9 @@ def _page_context(request, row, *, error_verb=None, move_form=None, sign_form=No
         triggers=_labels(row.renewal_triggers, RenewalTrigger.choices),
         spend=selectors.row_spend(org=org, row=row),
         lint_findings=lint_row(org=org, row=row),
-        timeline=selectors.row_timeline(org=org, row=row))
+        timeline=selectors.row_timeline(org=org, row=row),
+        # The key the row covers now, when its bound key was rotated (one query then).
+        key_successor=key_lineage_latest(org=org, key=row.api_key))
     context.update(row_evidence_context(row=row, actor=actor))
     context.update(row_smoke_context(row=row, actor=actor))
     context.update(row_pack_context(actor=actor, row=row))

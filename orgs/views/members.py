@@ -11,9 +11,10 @@ from orgs.decorators import org_view
 from orgs.forms import InvitationForm, MemberRoleForm, add_service_error
 from orgs.models import Invitation
 from orgs.permissions import can_change_role, can_manage_members, can_remove
-from orgs.roles import grantable_roles
+from orgs.roles import Role, grantable_roles
 from orgs.scoping import get_for_org_or_404
 from orgs.views import done, wants_partial
+from orgs.views.confirm import confirm_page, confirmed
 
 
 def _row(actor, member, error=""):
@@ -91,6 +92,14 @@ def member_role(request, public_id):
     the row back with the reason (422), a plain post gets the whole page (400)."""
     member = selectors.membership_get(org=request.org, public_id=public_id)
     form = MemberRoleForm(request.POST)
+    if form.is_valid() and not confirmed(request):
+        # htmx sends confirm=yes once its dialog was accepted (hx-vals); a plain post gets
+        # the confirmation page. A change the actor may not make goes on to the service,
+        # which refuses it with its reason.
+        if wants_partial(request):
+            form.add_error("role", "Confirm the role change.")
+        elif can_change_role(request.membership, member, form.cleaned_data["role"]):
+            return _role_confirm(request, member, form.cleaned_data["role"])
     if form.is_valid():
         try:
             member = services.membership_change_role(
@@ -110,6 +119,16 @@ def member_role(request, public_id):
         return render(request, "orgs/member_list.html#member_row", context, status=422)
     context = member_page_context(request, row_errors={member.pk: error})
     return render(request, "orgs/member_list.html", context, status=400)
+
+
+def _role_confirm(request, member, role):
+    label = Role(role).label
+    return confirm_page(
+        request, title=f"Change {member.user.email} to {label}?",
+        lines=[f"{member.user.email} is {member.get_role_display()} now and becomes {label}: "
+               "what they may see and do in this organization changes at once."],
+        action=request.path, fields={"role": role}, button=f"Make them {label}",
+        cancel=_members_url(request))
 
 
 @require_POST

@@ -263,3 +263,18 @@ def test_the_billing_tolerance_is_a_validated_setting(org_a, people, client):
     login(client, people["auditor"])
     page = client.get("/o/acme/settings/approvals/").content.decode()
     assert "Billing tolerance" in page and "5 %" in page
+
+
+def test_usage_of_a_rotated_keys_successor_counts_against_the_row_bound_to_it(
+        org_a, people, make_row, key):
+    from projects.keys import key_rotate
+
+    row = make_row(PolicyRow.Status.ACTIVE, api_key=key)
+    successor, _ = key_rotate(org=org_a, actor=people["owner"], key=key, overlap_seconds=3600)
+    other = make_key(org_a, people["owner"], key.environment, key.caller, name="other")[0]
+    job = make_import(org_a)
+    line(job, successor, cost="2.00", at=DEC_1)
+    line(job, other, cost="1.00", at=DEC_1)  # another lineage: still not the row's
+    reconcile_import(org=org_a, job=job)
+    assert counter(row, "2026-12") == Decimal("2.00")
+    assert kinds(org_a) == [K.USAGE_WITHOUT_ROW]

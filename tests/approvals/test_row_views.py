@@ -569,3 +569,27 @@ def test_inbox_queries_do_not_grow_with_rows(client, cast, make_row, waiting,
     with django_assert_num_queries(INBOX_QUERIES):
         response = client.get(inbox_url())
     assert len(response.context["entries"]) == waiting
+
+
+def test_a_row_bound_to_a_rotated_key_shows_its_lineage(client, cast, org_a, people,
+                                                        production, caller_a, make_row,
+                                                        django_assert_num_queries):
+    from projects.keys import key_create, key_rotate
+
+    key, _ = key_create(org=org_a, actor=people["owner"], project=production.project,
+                        environment=production, caller=caller_a, name="support")
+    row = make_row(S.ACTIVE, api_key=key)
+    login(client, cast["security"])
+    assert 'id="key-lineage"' not in page(client, row).content.decode()
+    successor, _ = key_rotate(org=org_a, actor=people["owner"], key=key, overlap_seconds=3600)
+    key.refresh_from_db()
+    page(client, row)  # warm the session
+    # One query more than an unbound row's page: the newest key of the lineage.
+    with django_assert_num_queries(ROW_PAGE_QUERIES + 1):
+        response = page(client, row)
+    body = response.content.decode()
+    lineage = body[body.index('id="key-lineage"'):].split("</div>")[0]
+    assert f"Bound to key <span class=\"app-mono\">{key.prefix}…</span>" in lineage
+    assert f"{successor.prefix}…" in lineage
+    until = timezone.localtime(key.expires_at).strftime("%-d %b %Y %H:%M")
+    assert f"both valid until {until}" in lineage

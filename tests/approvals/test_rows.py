@@ -316,3 +316,22 @@ def test_screen_refuses_a_revoked_key(org_a, make_row, people, production, calle
     with pytest.raises(ValidationError) as exc:
         screen(org_a, people, row)
     assert "revoked" in errors_of(exc)["api_key"][0]
+
+
+def test_screen_takes_a_key_rotated_since_as_live_and_refuses_a_revoked_one(
+        org_a, make_row, people, production, caller_a):
+    from projects.keys import key_create, key_revoke, key_rotate
+
+    key, _ = key_create(org=org_a, actor=people["owner"], project=production.project,
+                        environment=production, caller=caller_a, name="support")
+    row = make_row(S.SUBMITTED, api_key=key)
+    successor, _ = key_rotate(org=org_a, actor=people["owner"], key=key, overlap_seconds=0)
+    assert screen(org_a, people, row).status == S.SCREENING  # the successor is live
+
+    revoked, _ = key_create(org=org_a, actor=people["owner"], project=production.project,
+                            environment=production, caller=caller_a, name="gone")
+    key_revoke(org=org_a, actor=people["owner"], key=revoked, reason="retired")
+    other = make_row(S.SUBMITTED, api_key=revoked)
+    with pytest.raises(ValidationError, match="is revoked; name a live key"):
+        screen(org_a, people, other)
+    assert PolicyRow.objects.get(pk=other.pk).status == S.SUBMITTED

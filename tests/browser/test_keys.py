@@ -73,6 +73,13 @@ def test_project_admin_creates_copies_and_rotates_a_production_key(
     assert secret not in page.content()  # shown once, never again
     page.get_by_label("Overlap").select_option(label="1 hour")
     page.get_by_role("button", name="Rotate key").click()
+    # The confirm step: nothing rotated yet, and it names the old secret's real end (an
+    # hour from now, not the key's own expiry weeks away).
+    expect(page.get_by_role("heading", name=re.compile("Rotate key"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"keeps working until .* \(1 hour from now\)"))
+           ).to_be_visible()
+    assert ApiKey.objects.get(pk=key.pk).status == ApiKey.Status.ACTIVE
+    page.get_by_role("button", name="Rotate key").click()
 
     expect(page.get_by_role("heading", name=re.compile("Key rotated"))).to_be_visible()
     successor_secret = page.get_by_label("New secret").input_value()

@@ -213,7 +213,7 @@ def test_invite_form_offers_only_grantable_roles(client, personas):
 def test_only_member_writers_change_roles(client, personas, role):
     target = MembershipFactory(org=personas[Role.OWNER].org, role=Role.MEMBER)
     response = as_role(client, personas, role).post(
-        org_url("member_role", target.public_id), {"role": "auditor"})
+        org_url("member_role", target.public_id), {"role": "auditor", "confirm": "yes"})
     target.refresh_from_db()
     if role in MEMBER_WRITERS:
         assert response.status_code == 302
@@ -241,7 +241,7 @@ def test_owner_cannot_change_role_of_other_orgs_member(client, owner, outsider):
 def test_demoting_the_last_owner_is_refused_and_changes_nothing(client, owner):
     events = AuditEvent.objects.count()
     response = login(client, owner).post(org_url("member_role", owner.public_id),
-                                         {"role": "admin"})
+                                         {"role": "admin", "confirm": "yes"})
     assert response.status_code == 400
     assert b"last owner" in response.content
     owner.refresh_from_db()
@@ -260,7 +260,7 @@ def test_admin_cannot_demote_an_owner(client, personas):
 
 def test_role_change_over_htmx_returns_the_row_with_the_error(client, owner):
     response = login(client, owner).post(org_url("member_role", owner.public_id),
-                                         {"role": "admin"}, **HX)
+                                         {"role": "admin", "confirm": "yes"}, **HX)
     assert response.status_code == 422
     content = response.content.decode()
     assert content.lstrip().startswith("<tr")
@@ -271,12 +271,47 @@ def test_role_change_over_htmx_returns_the_row_with_the_error(client, owner):
 def test_role_change_over_htmx_succeeds_with_hx_location(client, personas):
     target = personas[Role.MEMBER]
     response = as_role(client, personas, Role.OWNER).post(
-        org_url("member_role", target.public_id), {"role": "finance"}, **HX)
+        org_url("member_role", target.public_id), {"role": "finance", "confirm": "yes"}, **HX)
     assert response.status_code == 200
     assert response["HX-Location"]
     assert org_url("member_list") in response["HX-Location"]
     target.refresh_from_db()
     assert target.role == Role.FINANCE
+
+
+def test_a_role_change_asks_first_and_changes_nothing_until_confirmed(client, personas):
+    # One stray change of the select (or a post without JS) must not re-role anybody.
+    target = personas[Role.MEMBER]
+    events = AuditEvent.objects.count()
+    asked = as_role(client, personas, Role.OWNER).post(
+        org_url("member_role", target.public_id), {"role": "admin"})
+    assert asked.status_code == 200
+    page = asked.content.decode()
+    assert f"Change {target.user.email} to Admin?" in page
+    assert 'name="role" value="admin"' in page and 'name="confirm" value="yes"' in page
+    target.refresh_from_db()
+    assert target.role == Role.MEMBER and AuditEvent.objects.count() == events
+    done = client.post(org_url("member_role", target.public_id),
+                       {"role": "admin", "confirm": "yes"})
+    assert done.status_code == 302
+    target.refresh_from_db()
+    assert target.role == Role.ADMIN
+
+
+def test_an_htmx_role_change_without_its_confirmation_is_refused(client, personas):
+    target = personas[Role.MEMBER]
+    response = as_role(client, personas, Role.OWNER).post(
+        org_url("member_role", target.public_id), {"role": "admin"}, **HX)
+    assert response.status_code == 422
+    assert "Confirm the role change." in response.content.decode()
+    target.refresh_from_db()
+    assert target.role == Role.MEMBER
+
+
+def test_the_role_select_confirms_before_it_posts(client, personas):
+    page = as_role(client, personas, Role.OWNER).get(org_url("member_list")).content.decode()
+    assert "hx-confirm=\"Change the role of" in page
+    assert "hx-vals='{\"confirm\": \"yes\"}'" in page
 
 
 def test_members_page_shows_role_select_only_when_allowed(client, personas):

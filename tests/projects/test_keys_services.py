@@ -2,6 +2,7 @@
 only as a hash, the org's maximum age, rotation overlap, revocation, leak reports and the
 expiry sweep, each with its audit and notification events."""
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -141,6 +142,21 @@ def test_rotation_keeps_the_old_secret_for_the_overlap_then_ends_it(
     assert events(org_a, "key.rotated").get().payload["overlap_seconds"] == 3600
 
 
+def test_rotation_audit_names_predecessor_successor_and_their_lineage(org_a, owner, envs,
+                                                                       caller_a):
+    key, _ = make_key(org_a, owner, envs["production"], caller_a)
+    successor, _ = keys.key_rotate(org=org_a, actor=owner, key=key, overlap_seconds=3600)
+    key.refresh_from_db()
+    assert successor.lineage == key.lineage == key.public_id
+    rotated = audit(org_a, "key.rotated").get().changes
+    assert rotated["successor"] == [None, str(successor.public_id)]
+    assert rotated["successor_prefix"] == [None, successor.prefix]
+    assert rotated["lineage"] == [None, str(key.public_id)]
+    created = audit(org_a, "key.created").filter(object_id=str(successor.public_id)).get()
+    assert created.changes["rotated_from"] == [None, str(key.public_id)]
+    assert created.changes["rotated_from_prefix"] == [None, key.prefix]
+
+
 def test_rotation_without_overlap_ends_the_old_secret_now(org_a, owner, envs, caller_a):
     key, old_secret = make_key(org_a, owner, envs["development"], caller_a)
     keys.key_rotate(org=org_a, actor=owner, key=key, overlap_seconds=0)
@@ -202,3 +218,23 @@ def test_expiry_task_runs_the_sweep_for_every_org(org_a, owner, envs, caller_a):
         expires_at=timezone.now() - timedelta(minutes=1))
     report_expired_keys_task.delay()  # eager in unit tests
     assert events(org_a, "key.expired").count() == 1
+
+
+def test_the_migration_gives_every_rotated_key_its_first_keys_lineage(org_a, owner, envs,
+                                                                     caller_a):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("projects.migrations.0003_apikey_lineage")
+    first, _ = make_key(org_a, owner, envs["production"], caller_a)
+    second, _ = keys.key_rotate(org=org_a, actor=owner, key=first, overlap_seconds=0)
+    third, _ = keys.key_rotate(org=org_a, actor=owner, key=second, overlap_seconds=0)
+    other, _ = make_key(org_a, owner, envs["production"], caller_a, name="other")
+    # As before the migration: every key its own (here: a wrong) lineage.
+    for key in (first, second, third, other):
+        ApiKey.objects.filter(pk=key.pk).update(lineage=uuid.uuid4())
+    migration.fill_lineage(apps, None)
+    lineages = dict(ApiKey.objects.values_list("pk", "lineage"))
+    assert lineages[first.pk] == lineages[second.pk] == lineages[third.pk] == first.public_id
+    assert lineages[other.pk] == other.public_id

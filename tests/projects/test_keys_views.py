@@ -3,10 +3,15 @@ page only, the forms' bad input, the key list's query count, and a scan of logs,
 events, notifications and API responses for a secret after its key's whole life."""
 
 import logging
+from datetime import timedelta
 
 import pytest
+import time_machine
 from django.db import connection
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
 from rest_framework.test import APIClient
 
 from orgs.audit import AuditEvent
@@ -113,15 +118,64 @@ def test_choosing_a_project_narrows_environments_and_callers(client, owner, envs
 
 def test_rotate_then_revoke_in_the_browser(client, owner, key):
     login(client, owner)
-    rotated = client.post(url("key_rotate", key.public_id), {"overlap_seconds": "86400"})
+    rotated = client.post(url("key_rotate", key.public_id), {"overlap_seconds": "86400",
+                                                             "confirm": "yes"})
     assert rotated.status_code == 201
     assert rotated.context["secret"] in rotated.content.decode()
     successor = ApiKey.objects.get(rotated_from=key)
-    revoked = client.post(url("key_revoke", successor.public_id), {"reason": "test"})
+    revoked = client.post(url("key_revoke", successor.public_id), {"reason": "test",
+                                                                   "confirm": "yes"})
     assert revoked.status_code == 302
     assert ApiKey.objects.get(pk=successor.pk).revoked_at is not None
     history = client.get(url("key_detail", key.public_id)).context["history"]
     assert [e.action for e in history] == ["key.created", "key.rotated"]
+
+
+def test_rotate_asks_first_and_states_the_overlap_end_not_the_key_expiry(client, owner,
+                                                                         key):
+    # The bug: the page said the key's expiry (weeks away) for a one-hour overlap.
+    events = AuditEvent.objects.count()
+    login(client, owner)
+    with time_machine.travel(timezone.now(), tick=False):  # the same minute on both sides
+        asked = client.post(url("key_rotate", key.public_id), {"overlap_seconds": "3600"})
+        end = localtime(timezone.now() + timedelta(hours=1))
+    assert asked.status_code == 200
+    page = asked.content.decode()
+    assert f"keeps working until {date_format(end, 'j M Y H:i T')} (1 hour from now)" in page
+    assert 'name="confirm" value="yes"' in page and 'name="overlap_seconds" value="3600"' in page
+    assert ApiKey.objects.count() == 1 and ApiKey.objects.get(pk=key.pk).rotated_at is None
+    assert AuditEvent.objects.count() == events
+
+    rotated = client.post(url("key_rotate", key.public_id), {"overlap_seconds": "3600",
+                                                             "confirm": "yes"})
+    key.refresh_from_db()
+    assert key.expires_at <= timezone.now() + timedelta(hours=1)
+    stated = rotated.content.decode()
+    stated = stated.split('id="overlap-end"')[1].split("</p>")[0]
+    assert f"keeps working until {date_format(localtime(key.expires_at), 'j M Y H:i T')}" \
+        in stated
+    successor = ApiKey.objects.get(rotated_from=key)
+    assert date_format(localtime(successor.expires_at), "j M Y") not in stated
+
+
+def test_rotate_of_a_rotated_key_is_refused_before_any_confirmation(client, owner, key):
+    login(client, owner).post(url("key_rotate", key.public_id),
+                              {"overlap_seconds": "3600", "confirm": "yes"})
+    again = client.post(url("key_rotate", key.public_id), {"overlap_seconds": "3600"})
+    assert again.status_code == 400
+    assert "only an active key can be rotated" in again.content.decode()
+    assert ApiKey.objects.count() == 2
+
+
+def test_revoke_asks_first_and_changes_nothing_until_confirmed(client, owner, key):
+    events = AuditEvent.objects.count()
+    asked = login(client, owner).post(url("key_revoke", key.public_id), {"reason": "retired"})
+    assert asked.status_code == 200
+    assert "Revoke key" in asked.content.decode() and "retired" in asked.content.decode()
+    assert ApiKey.objects.get(pk=key.pk).revoked_at is None
+    assert AuditEvent.objects.count() == events
+    client.post(url("key_revoke", key.public_id), {"reason": "retired", "confirm": "yes"})
+    assert ApiKey.objects.get(pk=key.pk).revoked_reason == "retired"
 
 
 def test_revoke_without_reason_is_a_field_error(client, owner, key):
@@ -181,10 +235,11 @@ def test_no_secret_in_logs_audit_events_notifications_or_api_responses(
         created = client.post(url("key_create"), create_form(envs, caller_a))
         first = created.context["secret"]
         key = ApiKey.objects.get()
-        rotated = client.post(url("key_rotate", key.public_id), {"overlap_seconds": "3600"})
+        rotated = client.post(url("key_rotate", key.public_id), {"overlap_seconds": "3600",
+                                                                 "confirm": "yes"})
         second = rotated.context["secret"]
         successor = ApiKey.objects.get(rotated_from=key)
-        client.post(url("key_revoke", key.public_id), {"reason": "rotated"})
+        client.post(url("key_revoke", key.public_id), {"reason": "rotated", "confirm": "yes"})
         api = APIClient()
         api.force_authenticate(owner.user)
         made = api.post("/api/v1/o/acme/keys/", {

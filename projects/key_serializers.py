@@ -97,7 +97,8 @@ class OAuthErrorSerializer(serializers.Serializer):
     """RFC 6749 section 5.2: the token exchange's error body (not DRF's)."""
 
     error = serializers.ChoiceField(choices=["invalid_request", "invalid_grant",
-                                             "unsupported_grant_type"])
+                                             "unsupported_grant_type", "slow_down"],
+                                    help_text="slow_down comes with 429 (rate limit)")
     error_description = serializers.CharField()
 
 
@@ -114,8 +115,3 @@ class TokenResponseSerializer(serializers.Serializer):
     token_type = serializers.CharField()
     expires_in = serializers.IntegerField()
 
-
-class OAuthErrorSerializer(serializers.Serializer):
-    error = serializers.CharField(help_text="invalid_request, unsupported_grant_type, "
-                                            "invalid_grant, or slow_down (429)")
-    error_description = serializers.CharField()

@@ -36,13 +36,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from evidence.model_ids import SEPARATOR, normalise, split
 from evidence.model_ids import names as entry_names
 
 ALLOWING_STATUSES = frozenset({"active", "renewal_due"})
 MAX_FALLBACK_DEPTH = 5
+CENT = Decimal("0.01")
 
 
 class Reason:
@@ -298,6 +299,12 @@ def _obstacle(row: RowFact, index: OrgIndex, now: datetime, today: date, day: st
     return None, {}
 
 
+def _cents(amount: Decimal) -> Decimal:
+    """What is left, as the gateway reads it: two decimals, rounded down (never more than
+    is left), and never negative (an alert-only row over budget says 0 and warns)."""
+    return max(amount, Decimal(0)).quantize(CENT, rounding=ROUND_DOWN)
+
+
 def _remaining(row: RowFact, index: OrgIndex, day: str, month: str) -> tuple[dict, tuple]:
     daily = None
     warnings = []
@@ -305,10 +312,11 @@ def _remaining(row: RowFact, index: OrgIndex, day: str, month: str) -> tuple[dic
         daily = row.daily_cap - _spent(index.spend, row.id, day)
         if daily <= 0:
             warnings.append(Reason.OVER_DAILY_CAP)
+        daily = _cents(daily)
     monthly = row.monthly_budget - _spent(index.spend, row.id, month)
     if monthly <= 0:
         warnings.append(Reason.OVER_MONTHLY_BUDGET)
-    return {"daily": daily, "monthly": monthly}, tuple(warnings)
+    return {"daily": daily, "monthly": _cents(monthly)}, tuple(warnings)
 
 
 def _fallbacks(index: OrgIndex, row: RowFact, request: Request, now, today, day, month):

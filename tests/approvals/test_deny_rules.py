@@ -149,3 +149,21 @@ def test_rule_on_an_action_only_has_no_catalog_warning(org_a, personas, snapshot
     rule = deny_rule_create(org=org_a, actor=security, action="image", reason="x",
                             owner=security)
     assert rule.warnings == []
+
+
+def test_migration_normalises_rules_stored_before(org_a, org_b, personas, snapshot):
+    from importlib import import_module
+
+    from django.apps import apps
+    migration = import_module("approvals.migrations.0012_normalise_deny_rule_identities")
+    make_entry(snapshot, "gpt-4o", platform="Azure")
+    typed = [(" AZURE ", "GPT-4o"), ("", "Azure/GPT-4o"), ("", "Meta-Llama/Llama-3")]
+    rules = [DenyRule.objects.create(org=org_a, platform=p, model_id=m, reason="old")
+             for p, m in typed]
+    # Org B has no azure in its catalog: its qualified-looking id stays whole.
+    other = DenyRule.objects.create(org=org_b, model_id="Azure/GPT-4o", reason="old")
+    migration.normalise_rules(apps, None)
+    stored = [DenyRule.objects.values_list("platform", "model_id").get(pk=r.pk)
+              for r in [*rules, other]]
+    assert stored == [("azure", "gpt-4o"), ("azure", "gpt-4o"), ("", "meta-llama/llama-3"),
+                      ("", "azure/gpt-4o")]

@@ -44,6 +44,7 @@ from evidence.model_ids import names as entry_names
 ALLOWING_STATUSES = frozenset({"active", "renewal_due"})
 MAX_FALLBACK_DEPTH = 5
 CENT = Decimal("0.01")
+MAX_REMAINING_KEPT = 100_000
 
 
 class Reason:
@@ -184,6 +185,7 @@ class _Rule:
     model: str  # normalised; "" with a platform: every model of that platform
     names: frozenset  # exact request strings denied; with `prefix`, or alone
     prefix: str | None  # "platform/": every qualified name of a platform-only rule
+    suffix: str = ""  # "/model" of a model-only rule: the model on any platform
 
 
 @dataclass(slots=True)
@@ -201,6 +203,9 @@ class OrgIndex:
     # (0: off, 1: every one) and whether that share is a sample.
     log_rate: float = 0.0
     log_sampled: bool = False
+    # (row id, day, month) -> _remaining's answer: Decimal rounding costs microseconds,
+    # and spend only changes with a new index (spend_add bumps the decision version).
+    remaining: dict = field(default_factory=dict)
 
 
 def _compile_rule(fact: DenyFact, platforms: frozenset, bare_by_platform: dict) -> _Rule:
@@ -217,7 +222,8 @@ def _compile_rule(fact: DenyFact, platforms: frozenset, bare_by_platform: dict) 
         # Every "platform/..." name, and the bare ids rows approve on that platform.
         return _Rule(fact, platform, "", frozenset(bare_by_platform.get(platform, ())),
                      platform + SEPARATOR)
-    return _Rule(fact, "", model, frozenset(), None)  # model on any platform, or no model
+    # The model on any platform, or no model at all.
+    return _Rule(fact, "", model, frozenset(), None, SEPARATOR + model if model else "")
 
 
 def _compile_rules(rules, rows) -> list:
@@ -259,7 +265,7 @@ def _rule_matches(rule: _Rule, request: Request, model: str) -> bool:
     if rule.platform:
         return model in rule.names
     if rule.model:
-        return model == rule.model or model.endswith(SEPARATOR + rule.model)
+        return model == rule.model or model.endswith(rule.suffix)
     return True
 
 
@@ -306,6 +312,16 @@ def _cents(amount: Decimal) -> Decimal:
 
 
 def _remaining(row: RowFact, index: OrgIndex, day: str, month: str) -> tuple[dict, tuple]:
+    key = (row.id, day, month)
+    found = index.remaining.get(key)
+    if found is None:
+        if len(index.remaining) > MAX_REMAINING_KEPT:  # an index that lived for days
+            index.remaining.clear()
+        found = index.remaining[key] = _compute_remaining(row, index, day, month)
+    return found
+
+
+def _compute_remaining(row: RowFact, index: OrgIndex, day: str, month: str) -> tuple:
     daily = None
     warnings = []
     if row.daily_cap is not None:
@@ -316,6 +332,7 @@ def _remaining(row: RowFact, index: OrgIndex, day: str, month: str) -> tuple[dic
     monthly = row.monthly_budget - _spent(index.spend, row.id, month)
     if monthly <= 0:
         warnings.append(Reason.OVER_MONTHLY_BUDGET)
+    # A mapping shared by the decisions of this row and period: nobody mutates it.
     return {"daily": daily, "monthly": _cents(monthly)}, tuple(warnings)
 
 

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from approvals import selectors, services
 from approvals.serializers import (
+    DenyRuleCreatedSerializer,
     DenyRuleCreateSerializer,
     DenyRuleFilterSerializer,
     DenyRuleSerializer,
@@ -180,11 +181,11 @@ class DenyRuleList(mixins.ListModelMixin, ApprovalsAPIView):
     def get(self, request, org_slug):
         return self.list(request)
 
-    @extend_schema(request=DenyRuleCreateSerializer, responses={201: DenyRuleSerializer})
+    @extend_schema(request=DenyRuleCreateSerializer, responses={201: DenyRuleCreatedSerializer})
     def post(self, request, org_slug):
         data = _valid(DenyRuleCreateSerializer, request.data, self.get_serializer_context())
         rule = services.deny_rule_create(org=request.org, actor=request.membership, **data)
-        return Response(self.get_serializer(rule).data, status=status.HTTP_201_CREATED)
+        return Response(DenyRuleCreatedSerializer(rule).data, status=status.HTTP_201_CREATED)
 
 
 class DenyRuleDeactivate(ApprovalsAPIView):

@@ -68,10 +68,14 @@ class MatrixFilterForm(forms.Form):
 
 class DenyRuleForm(StyledForm):
     platform = forms.CharField(required=False, max_length=64,
-                               help_text="Narrows a model to one platform, e.g. openai. "
-                                         "Empty: the model on every platform.")
+                               help_text="Narrows a model to one platform, e.g. azure; alone, "
+                                         "denies every model of that platform. Empty: the "
+                                         "model on every platform. Case does not matter.")
     model_id = forms.CharField(label="Model id", required=False, max_length=300,
-                               help_text="The catalog model id, e.g. gpt-4o-mini.")
+                               help_text="The catalog model id, e.g. gpt-4o-mini, or a "
+                                         "qualified one, e.g. azure/gpt-4o. Case does not "
+                                         "matter. A rule that names nothing in the current "
+                                         "catalog is added with a warning.")
     action = forms.ChoiceField(required=False, choices=[("", "Any action"), *Action.choices])
     data_class = forms.ChoiceField(required=False,
                                    choices=[("", "Any data class"), *DataClass.choices])

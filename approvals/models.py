@@ -284,14 +284,16 @@ class SignOff(models.Model):
 
 class DenyRule(models.Model):
     """An explicit org-level deny that beats any row. Empty fields match everything, so
-    a rule names at least one of model, action and data class, and may narrow to one
-    project or environment."""
+    a rule names at least one of platform, model, action and data class, and may narrow
+    to one project or environment. Platform and model are stored normalised
+    (evidence/model_ids.py); a platform alone denies every model of that platform."""
 
     org = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="+")
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     # A model identity, not a catalog entry: a deny outlives snapshots.
     platform = models.CharField(max_length=64, blank=True,
-                                help_text="Empty: the model on every platform.")
+                                help_text="Empty: the model on every platform; alone: every "
+                                          "model of the platform.")
     model_id = models.CharField(max_length=300, blank=True)
     action = models.CharField(max_length=32, choices=Action.choices, blank=True)
     data_class = models.CharField(max_length=32, choices=DataClass.choices, blank=True)
@@ -314,13 +316,16 @@ class DenyRule(models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(
-                condition=~models.Q(model_id="", action="", data_class=""),
+                condition=~models.Q(platform="", model_id="", action="", data_class=""),
                 name="denyrule_names_something"),
         ]
         indexes = [models.Index(fields=["org", "active"])]
 
     def __str__(self):
-        parts = [self.model_id, self.action, self.data_class]
+        model = "/".join(p for p in (self.platform, self.model_id) if p)
+        if self.platform and not self.model_id:
+            model += "/*"
+        parts = [model, self.action, self.data_class]
         return "deny " + " / ".join(p for p in parts if p)
 
 class RowEvidence(models.Model):

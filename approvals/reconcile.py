@@ -45,6 +45,7 @@ from approvals.models import (
     UsageReconciliation,
 )
 from approvals.selectors import approval_settings_get
+from evidence.model_ids import SEPARATOR, matches, normalise
 from evidence.models import BillingLine, CatalogEntry, UsageImport, UsageRecord
 from evidence.signals import usage_imported
 from orgs.events import NotificationEvent
@@ -75,11 +76,13 @@ def import_link(org, job) -> str:
 
 def model_matches(name: str, entry: CatalogEntry) -> bool:
     """A usage line's model names a catalog entry by its model id, with or without a
-    provider prefix ("openai/gpt-4o", "gpt-4o"); case does not matter."""
-    name = name.strip().lower()
-    model_id = entry.model_id.lower()
-    return name in (model_id, f"{entry.platform.lower()}/{model_id}") or \
-        name.split("/", 1)[-1] == model_id
+    provider prefix ("openai/gpt-4o", "gpt-4o"), normalised as everywhere else
+    (evidence/model_ids.py). The usage source's own provider prefix may differ from the
+    catalog platform ("openai/gpt-4o" served by an azure entry), so any first segment
+    is also read as a prefix."""
+    name = normalise(name)
+    return matches(name, entry.platform, entry.model_id) or \
+        name.split(SEPARATOR, 1)[-1] == normalise(entry.model_id)
 
 
 @dataclass

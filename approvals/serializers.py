@@ -191,9 +191,25 @@ class DenyRuleSerializer(serializers.ModelSerializer):
         return rule.owner.user.email if rule.owner else None
 
 
+class DenyRuleCreatedSerializer(DenyRuleSerializer):
+    """The answer to a create: the rule, plus plain warnings (e.g. it names nothing in the
+    org's current catalog). A warning never stops the create."""
+
+    warnings = serializers.ListField(child=serializers.CharField(), read_only=True,
+                                     default=list)
+
+    class Meta(DenyRuleSerializer.Meta):
+        fields = [*DenyRuleSerializer.Meta.fields, "warnings"]
+        read_only_fields = fields
+
+
 class DenyRuleCreateSerializer(serializers.Serializer):
-    platform = serializers.CharField(required=False, allow_blank=True, max_length=64)
-    model_id = serializers.CharField(required=False, allow_blank=True, max_length=300)
+    platform = serializers.CharField(
+        required=False, allow_blank=True, max_length=64,
+        help_text="Any case; alone, it denies every model of that platform.")
+    model_id = serializers.CharField(
+        required=False, allow_blank=True, max_length=300,
+        help_text="Bare (gpt-4o) or qualified (azure/gpt-4o); any case.")
     action = serializers.ChoiceField(choices=Action.choices, required=False,
                                      allow_blank=True)
     data_class = serializers.ChoiceField(choices=DataClass.choices, required=False,

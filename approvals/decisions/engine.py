@@ -21,10 +21,14 @@ Semantics (docs/gateway-integration.md tells the gateway side):
 - Several covering rows: the first allowing one by row id wins; none allowing: the deny
   names the most specific obstacle (REASON_PRIORITY) of the first row by id that has it.
 - Model names: the request's `model` is the id a gateway sends ("gpt-4o"), optionally
-  qualified by the catalog platform ("openai/gpt-4o", "azure/gpt-4o"). A bare id matches
-  the approved entry on any platform; a qualified one only that platform. A deny rule
-  applies when it could name the requested model (a bare id is denied by a rule on any
-  platform: when in doubt, deny).
+  qualified by the catalog platform ("openai/gpt-4o", "azure/gpt-4o"). Rows, rules and the
+  request are normalised by evidence/model_ids.py (case and surrounding whitespace do not
+  count; ids may contain "/"). A bare id matches the approved entry on any platform; a
+  qualified one only that platform. A deny rule applies when it could name the requested
+  model (a bare id is denied by a rule on any platform: when in doubt, deny). A rule's
+  model field holding a qualified name ("azure/gpt-4o", platform left empty) is read as
+  that platform and model. A platform-only rule denies every name qualified by that
+  platform and every bare id some row approves on it.
 - Fallbacks never inherit approval: the chain follows fallback_row links and lists a
   fallback only while it would itself be allowed for the same credential, action and data
   class (own active row, not denied, within budget); it stops at the first that is not.
@@ -34,10 +38,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
+
+from evidence.model_ids import SEPARATOR, normalise, split
+from evidence.model_ids import names as entry_names
 
 ALLOWING_STATUSES = frozenset({"active", "renewal_due"})
 MAX_FALLBACK_DEPTH = 5
+CENT = Decimal("0.01")
+MAX_REMAINING_KEPT = 100_000
 
 
 class Reason:
@@ -155,11 +164,10 @@ def deny(reason: str, **fmt) -> Decision:
 
 
 def model_names(models) -> frozenset:
-    """Every string a request may use for these (platform, model_id) pairs."""
+    """Every normalised string a request may use for these (platform, model_id) pairs."""
     names = set()
     for platform, model_id in models:
-        names.add(model_id)
-        names.add(f"{platform}/{model_id}")
+        names.update(entry_names(platform, model_id))
     return frozenset(names)
 
 
@@ -175,7 +183,11 @@ def _spent(spend: dict, row_id: str, key: str) -> Decimal:
 @dataclass(slots=True)
 class _Rule:
     fact: DenyFact
-    names: frozenset | None  # model strings this rule denies, None: any model
+    platform: str  # normalised; a qualified model field already split (compile_index)
+    model: str  # normalised; "" with a platform: every model of that platform
+    names: frozenset  # exact request strings denied; with `prefix`, or alone
+    prefix: str | None  # "platform/": every qualified name of a platform-only rule
+    suffix: str = ""  # "/model" of a model-only rule: the model on any platform
 
 
 @dataclass(slots=True)
@@ -193,15 +205,37 @@ class OrgIndex:
     # (0: off, 1: every one) and whether that share is a sample.
     log_rate: float = 0.0
     log_sampled: bool = False
+    # (row id, day, month) -> _remaining's answer: Decimal rounding costs microseconds,
+    # and spend only changes with a new index (spend_add bumps the decision version).
+    remaining: dict = field(default_factory=dict)
 
 
-def _rule_names(rule: DenyFact) -> frozenset | None:
-    if not rule.model_id:
-        return None
-    if rule.platform:
+def _compile_rule(fact: DenyFact, platforms: frozenset, bare_by_platform: dict) -> _Rule:
+    """The rule's identities normalised, a qualified model field split at a known
+    platform, and the request strings it denies worked out once, not per request."""
+    platform, model = normalise(fact.platform), normalise(fact.model_id)
+    if model and not platform:
+        platform, model = split(model, platforms)
+    if platform and model:
         # Denies "platform/model" and the bare "model" (which could be that platform's).
-        return frozenset({rule.model_id, f"{rule.platform}/{rule.model_id}"})
-    return None  # resolved per request: any platform
+        return _Rule(fact, platform, model, frozenset({model, platform + SEPARATOR + model}),
+                     None)
+    if platform:
+        # Every "platform/..." name, and the bare ids rows approve on that platform.
+        return _Rule(fact, platform, "", frozenset(bare_by_platform.get(platform, ())),
+                     platform + SEPARATOR)
+    # The model on any platform, or no model at all.
+    return _Rule(fact, "", model, frozenset(), None, SEPARATOR + model if model else "")
+
+
+def _compile_rules(rules, rows) -> list:
+    bare_by_platform: dict = {}
+    for row in rows:
+        for platform, model_id in row.models:
+            bare_by_platform.setdefault(normalise(platform), set()).add(normalise(model_id))
+    platforms = (frozenset(bare_by_platform) | {normalise(r.platform) for r in rules}) - {""}
+    return [_compile_rule(rule, platforms, bare_by_platform)
+            for rule in sorted(rules, key=lambda r: r.id)]
 
 
 def compile_index(rows, rules, spend=None, *, version=None) -> OrgIndex:
@@ -213,11 +247,12 @@ def compile_index(rows, rules, spend=None, *, version=None) -> OrgIndex:
             for data_class in row.data_classes:
                 key = (row.caller, row.environment, action, data_class)
                 index.buckets.setdefault(key, []).append((row, names))
-    index.rules = [_Rule(rule, _rule_names(rule)) for rule in sorted(rules, key=lambda r: r.id)]
+    index.rules = _compile_rules(rules, rows)
     return index
 
 
-def _rule_matches(rule: _Rule, request: Request) -> bool:
+def _rule_matches(rule: _Rule, request: Request, model: str) -> bool:
+    """Does the rule deny the request? `model` is the request's model, normalised."""
     fact = rule.fact
     if fact.action and fact.action != request.action:
         return False
@@ -227,11 +262,12 @@ def _rule_matches(rule: _Rule, request: Request) -> bool:
         return False
     if fact.environment is not None and fact.environment != request.environment:
         return False
-    if fact.model_id:
-        if rule.names is not None:
-            return request.model in rule.names
-        model = request.model
-        return model == fact.model_id or model.endswith("/" + fact.model_id)
+    if rule.prefix is not None:
+        return model.startswith(rule.prefix) or model in rule.names
+    if rule.platform:
+        return model in rule.names
+    if rule.model:
+        return model == rule.model or model.endswith(rule.suffix)
     return True
 
 
@@ -271,17 +307,35 @@ def _obstacle(row: RowFact, index: OrgIndex, now: datetime, today: date, day: st
     return None, {}
 
 
+def _cents(amount: Decimal) -> Decimal:
+    """What is left, as the gateway reads it: two decimals, rounded down (never more than
+    is left), and never negative (an alert-only row over budget says 0 and warns)."""
+    return max(amount, Decimal(0)).quantize(CENT, rounding=ROUND_DOWN)
+
+
 def _remaining(row: RowFact, index: OrgIndex, day: str, month: str) -> tuple[dict, tuple]:
+    key = (row.id, day, month)
+    found = index.remaining.get(key)
+    if found is None:
+        if len(index.remaining) > MAX_REMAINING_KEPT:  # an index that lived for days
+            index.remaining.clear()
+        found = index.remaining[key] = _compute_remaining(row, index, day, month)
+    return found
+
+
+def _compute_remaining(row: RowFact, index: OrgIndex, day: str, month: str) -> tuple:
     daily = None
     warnings = []
     if row.daily_cap is not None:
         daily = row.daily_cap - _spent(index.spend, row.id, day)
         if daily <= 0:
             warnings.append(Reason.OVER_DAILY_CAP)
+        daily = _cents(daily)
     monthly = row.monthly_budget - _spent(index.spend, row.id, month)
     if monthly <= 0:
         warnings.append(Reason.OVER_MONTHLY_BUDGET)
-    return {"daily": daily, "monthly": monthly}, tuple(warnings)
+    # A mapping shared by the decisions of this row and period: nobody mutates it.
+    return {"daily": daily, "monthly": _cents(monthly)}, tuple(warnings)
 
 
 def _fallbacks(index: OrgIndex, row: RowFact, request: Request, now, today, day, month):
@@ -304,7 +358,7 @@ def _fallbacks(index: OrgIndex, row: RowFact, request: Request, now, today, day,
             probe = Request(request.project, request.environment, request.caller,
                             request.credential_kind, request.credential, name,
                             request.action, request.data_class)
-            if not any(_rule_matches(rule, probe) for rule in index.rules):
+            if not any(_rule_matches(rule, probe, normalise(name)) for rule in index.rules):
                 usable.append(name)
         if not usable:
             break
@@ -315,8 +369,9 @@ def _fallbacks(index: OrgIndex, row: RowFact, request: Request, now, today, day,
 
 def evaluate(index: OrgIndex, request: Request, now: datetime) -> Decision:
     """Allow or deny `request` at `now` (an aware datetime) under the compiled matrix."""
+    model = normalise(request.model)  # one strip and lower: " GPT-4o" asks for "gpt-4o"
     for rule in index.rules:
-        if _rule_matches(rule, request):
+        if _rule_matches(rule, request, model):
             detail = rule.fact.reason or "this model, action or data class is not allowed."
             return deny(Reason.DENIED_BY_RULE, rule=rule.fact.id, detail=detail)
     candidates = index.buckets.get(
@@ -326,7 +381,6 @@ def evaluate(index: OrgIndex, request: Request, now: datetime) -> Decision:
     day, month = period_keys(now)
     today = now.astimezone(UTC).date()
     best = None  # (rank, row, fields)
-    model = request.model
     for row, names in candidates:
         if model not in names or not _binds(row, request):
             continue

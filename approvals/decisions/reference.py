@@ -14,31 +14,51 @@ from approvals.decisions.engine import (
 
 
 def _names_model(platform, model_id, requested):
-    return requested == model_id or requested == f"{platform}/{model_id}"
+    requested = requested.strip().lower()
+    return requested in (model_id.lower(), f"{platform}/{model_id}".lower())
 
 
-def _rule_could_name(rule, requested):
-    if not rule.model_id:
+def _rule_identity(rule, rows, rules):
+    """(platform, model) of a rule, lower case; a qualified model field with no platform
+    is split at its first "/" when what precedes is a platform of some row or rule."""
+    platform, model = rule.platform.strip().lower(), rule.model_id.strip().lower()
+    known = {p.lower() for row in rows for p, _ in row.models}
+    known |= {r.platform.strip().lower() for r in rules}
+    if model and not platform and "/" in model and model.split("/", 1)[0] in known:
+        platform, model = model.split("/", 1)
+    return platform, model
+
+
+def _rule_could_name(rule, requested, rows=(), rules=()):
+    platform, model = _rule_identity(rule, rows, rules)
+    if not platform and not model:
         return True
+    requested = requested.strip().lower()
     # Every way to read `requested`: a bare id (any platform) or "platform/id".
     readings = [(None, requested)]
     for i, char in enumerate(requested):
         if char == "/":
             readings.append((requested[:i], requested[i + 1:]))
-    for platform, model_id in readings:
-        if model_id == rule.model_id and (
-                not rule.platform or platform is None or platform == rule.platform):
+    for read_platform, read_model in readings:
+        if not model:
+            # Platform-only: its qualified names, and bare ids a row approves on it.
+            if read_platform == platform or (read_platform is None and any(
+                    p.lower() == platform and m.lower() == read_model
+                    for row in rows for p, m in row.models)):
+                return True
+        elif read_model == model and (
+                not platform or read_platform is None or read_platform == platform):
             return True
     return False
 
 
-def denied_by(rules, request):
+def denied_by(rules, request, rows=()):
     for rule in sorted(rules, key=lambda r: r.id):
         if ((not rule.action or rule.action == request.action)
                 and (not rule.data_class or rule.data_class == request.data_class)
                 and (rule.project is None or rule.project == request.project)
                 and (rule.environment is None or rule.environment == request.environment)
-                and _rule_could_name(rule, request.model)):
+                and _rule_could_name(rule, request.model, rows, rules)):
             return rule
     return None
 
@@ -87,7 +107,7 @@ def problems(row, spend, now):
 
 def evaluate(rows, rules, spend, request, now):
     """(allow, reason, row id, rule id, fallback row ids) for `request` at `now`."""
-    rule = denied_by(rules, request)
+    rule = denied_by(rules, request, rows)
     if rule is not None:
         return False, Reason.DENIED_BY_RULE, None, rule.id, ()
     covering = sorted((r for r in rows if covers(r, request)), key=lambda r: r.id)
@@ -121,7 +141,7 @@ def fallback_chain(rows, rules, spend, request, row, now):
                                   f"{platform}/{model_id}", request.action,
                                   request.data_class)
             if covers(nxt, probe) and not problems(nxt, spend, now) \
-                    and denied_by(rules, probe) is None:
+                    and denied_by(rules, probe, rows) is None:
                 usable.append(probe.model)
         if not usable:
             break

@@ -8,6 +8,7 @@ mirrored by the booleans handed to templates. The exports are not audited, like 
 audit log's own CSV export (orgs/views/audit.py): reading changes nothing.
 """
 
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
@@ -157,6 +158,8 @@ def deny_rule_create(request):
         except ValidationError as exc:
             add_service_error(form, exc)
         else:
+            for warning in rule.warnings:  # created all the same; said plainly
+                messages.warning(request, warning)
             return done(request, reverse("approvals:deny_rule_list", args=[request.org.slug]),
                         f"Deny rule added: {rule}. It applies to every call from now on.")
     return render(request, "approvals/deny_rule_form.html", {"form": form},

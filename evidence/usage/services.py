@@ -20,6 +20,7 @@ from django.db import OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from evidence.model_ids import SEPARATOR, normalise
 from evidence.models import CatalogEntry, CatalogSnapshot, UsageImport, UsageSource
 from evidence.signals import usage_imported
 from evidence.usage import parsers
@@ -74,12 +75,15 @@ class Pricer:
     def _lookup(self, model: str, provider: str):
         if self.snapshot is None:
             return None
-        bare = model.split("/", 1)[1] if "/" in model else model
+        model = normalise(model)  # catalog spelling may differ in case (model_ids.py)
+        bare = model.split(SEPARATOR, 1)[1] if SEPARATOR in model else model
         entries = list(CatalogEntry.objects.for_org(self.org).filter(
-            snapshot=self.snapshot, model_id__in={model, bare}).exclude(
+            Q(model_id__iexact=model) | Q(model_id__iexact=bare),
+            snapshot=self.snapshot).exclude(
             input_price__isnull=True, output_price__isnull=True).values_list(
             "platform", "input_price", "output_price")[:50])
-        entries.sort(key=lambda e: e[0] != provider)  # the line's own platform first
+        # The line's own platform first.
+        entries.sort(key=lambda e: normalise(e[0]) != normalise(provider))
         return (entries[0][1] or Decimal(0), entries[0][2] or Decimal(0)) if entries else None
 
     def price(self, line) -> Decimal:

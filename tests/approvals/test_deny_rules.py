@@ -6,7 +6,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from approvals.models import DenyRule
 from approvals.selectors import deny_rule_list
 from approvals.services import deny_rule_create, deny_rule_deactivate
-from tests.approvals.conftest import Counts
+from tests.approvals.conftest import Counts, make_entry
 
 
 @pytest.mark.parametrize(("role", "allowed"), [
@@ -38,7 +38,7 @@ def test_outsider_cannot_create(org_a, outsider):
 
 @pytest.mark.parametrize(("kwargs", "field"), [
     ({}, "model_id"),
-    ({"platform": "openai"}, "platform"),
+    ({"platform": "azure/eu", "model_id": "gpt-4o"}, "platform"),
     ({"data_class": "secrets", "reason": ""}, "reason"),
     ({"action": "teleport"}, "action"),
     ({"data_class": "secrets", "owner": None}, "owner"),
@@ -103,3 +103,67 @@ def test_deny_rule_list_is_org_scoped(org_a, org_b, personas, outsider):
     deny_rule_create(org=org_b, actor=outsider, data_class="secrets", reason="B",
                      owner=outsider)
     assert list(deny_rule_list(org=org_a)) == []
+
+
+@pytest.mark.parametrize(("platform", "model_id", "stored"), [
+    (" Azure ", " GPT-4o ", ("azure", "gpt-4o")),
+    ("", "Azure/GPT-4o", ("azure", "gpt-4o")),
+    ("", "openrouter/Meta-Llama/Llama-3-70B", ("openrouter", "meta-llama/llama-3-70b")),
+    # No catalog platform "meta-llama": the id keeps its "/".
+    ("", "Meta-Llama/Llama-3-70B", ("", "meta-llama/llama-3-70b")),
+    ("BEDROCK", "", ("bedrock", "")),
+])
+def test_rule_identities_are_stored_normalised(platform, model_id, stored, org_a, personas,
+                                               snapshot):
+    make_entry(snapshot, "gpt-4o", platform="azure")
+    make_entry(snapshot, "meta-llama/llama-3-70b", platform="OpenRouter")
+    security = personas["security"]
+    rule = deny_rule_create(org=org_a, actor=security, platform=platform, model_id=model_id,
+                            reason="Review", owner=security)
+    rule.refresh_from_db()
+    assert (rule.platform, rule.model_id) == stored
+
+
+def test_rule_on_a_platform_missing_from_the_catalog_warns_but_is_created(org_a, personas,
+                                                                          snapshot):
+    security = personas["security"]
+    rule = deny_rule_create(org=org_a, actor=security, platform="Vertex", reason="Not yet",
+                            owner=security)
+    assert rule.warnings == [
+        "This rule matches no entry of the current catalog (litellm 2026-11-01): no "
+        "platform vertex. It was created and denies matching calls, but check the spelling."]
+    assert DenyRule.objects.for_org(org_a).filter(platform="vertex", active=True).exists()
+
+
+def test_rule_without_any_catalog_warns(org_a, personas):
+    security = personas["security"]
+    rule = deny_rule_create(org=org_a, actor=security, model_id="gpt-4o", reason="x",
+                            owner=security)
+    assert rule.warnings == [
+        "This rule matches no entry of the catalog (none imported): no model gpt-4o on any "
+        "platform. It was created and denies matching calls, but check the spelling."]
+
+
+def test_rule_on_an_action_only_has_no_catalog_warning(org_a, personas, snapshot):
+    security = personas["security"]
+    rule = deny_rule_create(org=org_a, actor=security, action="image", reason="x",
+                            owner=security)
+    assert rule.warnings == []
+
+
+def test_migration_normalises_rules_stored_before(org_a, org_b, personas, snapshot):
+    from importlib import import_module
+
+    from django.apps import apps
+    migration = import_module("approvals.migrations.0013_normalise_deny_rule_identities")
+    make_entry(snapshot, "gpt-4o", platform="Azure")
+    typed = [(" AZURE ", "GPT-4o"), ("", "Azure/GPT-4o"), ("", "Meta-Llama/Llama-3")]
+    rules = [DenyRule.objects.create(org=org_a, platform=p, model_id=m, reason="old")
+             for p, m in typed]
+    # Org B has no azure in its catalog: its qualified-looking id stays whole.
+    other = DenyRule.objects.create(org=org_b, model_id="Azure/GPT-4o", reason="old")
+    migration.normalise_rules(apps, None)
+    stored = [DenyRule.objects.values_list("platform", "model_id").get(pk=r.pk)
+              for r in [*rules, other]]
+    assert stored == [("azure", "gpt-4o"), ("azure", "gpt-4o"), ("", "meta-llama/llama-3"),
+                      ("", "azure/gpt-4o")]

@@ -357,14 +357,14 @@ def test_deny_rule_naming_nothing_is_a_field_error_and_saves_nothing(client, peo
                            {**deny_form, "model_id": "", "platform": ""})
     assert response.status_code == 400
     assert response.context["form"].errors["model_id"] == [
-        "Deny a model, an action or a data class (or several)."]
+        "Deny a platform, a model, an action or a data class (or several)."]
     assert not DenyRule.objects.exists()
 
 
 @pytest.mark.parametrize(("change", "field"), [
     ({"reason": ""}, "reason"),
     ({"owner": ""}, "owner"),
-    ({"platform": "openai", "model_id": "", "action": "chat"}, "platform"),
+    ({"platform": "open/ai", "model_id": "gpt-4o"}, "platform"),
     ({"action": "teleport"}, "action"),
 ])
 def test_deny_rule_bad_input_names_the_field(client, people, deny_form, change, field):
@@ -468,3 +468,24 @@ def test_deny_rule_list_query_count_is_constant(client, org_a, people, project_a
                      action="batch")
     with django_assert_num_queries(5):
         client.get(url("approvals:deny_rule_list"))
+
+
+def test_deny_rule_naming_nothing_in_the_catalog_is_added_with_a_plain_warning(
+        client, org_a, people, deny_form, chat_model):
+    login(client, people["security"])
+    response = client.post(url("approvals:deny_rule_create"), deny_form, follow=True)
+    html = response.content.decode()
+    assert "Deny rule added" in html
+    assert ("This rule matches no entry of the current catalog (litellm 2026-11-01): no model "
+            "gpt-banned on platform openai.") in html
+    assert DenyRule.objects.for_org(org_a).get().model_id == "gpt-banned"
+
+
+def test_deny_rule_on_a_catalog_model_is_added_without_warning(client, people, deny_form,
+                                                              chat_model):
+    login(client, people["security"])
+    response = client.post(url("approvals:deny_rule_create"),
+                           {**deny_form, "platform": "", "model_id": " GPT-Chat"}, follow=True)
+    html = response.content.decode()
+    assert "Deny rule added" in html and "matches no entry" not in html
+    assert DenyRule.objects.get().model_id == "gpt-chat"

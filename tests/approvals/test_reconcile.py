@@ -9,9 +9,9 @@ import pytest
 
 from approvals.decisions.models import SpendCounter
 from approvals.models import Finding, PolicyRow, UsageReconciliation
-from approvals.reconcile import reconcile_import
+from approvals.reconcile import model_matches, reconcile_import
 from approvals.services import approval_settings_update
-from evidence.models import UsageImport
+from evidence.models import CatalogEntry, UsageImport
 from evidence.signals import usage_imported
 from orgs.events import NotificationEvent
 from orgs.reminders import Reminder
@@ -278,3 +278,12 @@ def test_usage_of_a_rotated_keys_successor_counts_against_the_row_bound_to_it(
     reconcile_import(org=org_a, job=job)
     assert counter(row, "2026-12") == Decimal("2.00")
     assert kinds(org_a) == [K.USAGE_WITHOUT_ROW]
+
+
+@pytest.mark.parametrize(("name", "matched"), [
+    ("GPT-4o", True), (" azure/gpt-4o ", True), ("OpenAI/gpt-4o", True),
+    ("gpt-4o-mini", False), ("azure/gpt-4", False),
+])
+def test_usage_names_a_catalog_entry_as_decisions_do(name, matched):
+    entry = CatalogEntry(platform="Azure", model_id="GPT-4o")
+    assert model_matches(name, entry) is matched

@@ -408,3 +408,29 @@ def test_rows_api_is_in_the_openapi_schema():
             "/api/v1/o/{org_slug}/rows/{public_id}/signoffs/", "/api/v1/o/{org_slug}/inbox/",
             "/api/v1/o/{org_slug}/deny-rules/"} <= set(paths)
     assert "RowWrite" in str(paths["/api/v1/o/{org_slug}/rows/"]["post"]["requestBody"])
+
+
+def test_deny_rule_naming_nothing_in_the_catalog_is_created_with_a_warning(people, org_a,
+                                                                           chat_model):
+    client = api(people["security"])
+    response = client.post(BASE + "deny-rules/", {
+        "platform": " OpenAI ", "model_id": "GPT-Chatt", "reason": "Typo on purpose",
+        "owner": str(people["security"].public_id)}, format="json")
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert (body["platform"], body["model_id"]) == ("openai", "gpt-chatt")
+    assert body["warnings"] == [
+        "This rule matches no entry of the current catalog (litellm 2026-11-01): no model "
+        "gpt-chatt on platform openai. It was created and denies matching calls, but check "
+        "the spelling."]
+    assert DenyRule.objects.for_org(org_a).get(public_id=body["id"]).active
+
+
+def test_deny_rule_on_a_catalog_model_has_no_warning(people, chat_model):
+    response = api(people["security"]).post(BASE + "deny-rules/", {
+        "model_id": "OpenAI/GPT-Chat", "reason": "Under review",
+        "owner": str(people["security"].public_id)}, format="json")
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert (body["platform"], body["model_id"], body["warnings"]) == (
+        "openai", "gpt-chat", [])

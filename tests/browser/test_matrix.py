@@ -99,12 +99,15 @@ def test_security_filters_exports_and_manages_deny_rules(page: Page, live_server
     page.get_by_label("Reason").fill("Vendor terms forbid training on our data")
     page.get_by_label("Owner").select_option(label="security@acme.test")
     page.get_by_role("button", name="Add deny rule").click()
-    expect(page.get_by_text("Deny a model, an action or a data class")).to_be_visible()
+    expect(page.get_by_text("Deny a platform, a model, an action or a data class")).to_be_visible()
     assert not DenyRule.objects.exists()
     page.get_by_label("Model id").fill("gpt-banned")
     page.get_by_role("button", name="Add deny rule").click()
     active = page.get_by_role("table", name="Active deny rules")
     expect(active.get_by_role("cell", name="gpt-banned")).to_be_visible()
+    # Not in the catalog: added all the same, with the warning in plain sight.
+    expect(page.get_by_role("alert").filter(has_text="matches no entry of the current "
+                                            "catalog")).to_be_visible()
     page.screenshot(path=SCREENSHOTS / "deny-rules.png", full_page=True)
 
     page.get_by_label("Why lift it").fill("Vendor changed the terms")

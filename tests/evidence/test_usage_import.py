@@ -9,7 +9,7 @@ import pytest
 
 from evidence.models import BillingLine, UsageImport, UsageRecord
 from evidence.signals import usage_imported
-from evidence.usage.services import UsageFileError, usage_import_run
+from evidence.usage.services import Pricer, UsageFileError, usage_import_run
 from orgs.audit import AuditEvent
 from orgs.events import NotificationEvent
 from tests.evidence.usage_helpers import example, priced_catalog, run_import
@@ -229,3 +229,10 @@ def test_a_database_error_hands_the_job_back_for_the_retry(org_a, owner, monkeyp
     assert job.status == "queued" and job.payload  # the retry claims it again
     monkeypatch.undo()
     assert usage_import_run(org=org_a, job_id=job.pk).status == "succeeded"
+
+
+@pytest.mark.parametrize("model", ["GPT-Test", " gpt-test ", "OpenAI/GPT-Test"])
+def test_a_usage_line_is_priced_however_its_model_is_spelled(org_a, model):
+    priced_catalog(org_a, "Gpt-Test")
+    # Model ids compare as evidence/model_ids.py says: case and spaces do not count.
+    assert Pricer(org_a)._lookup(model, "openai") == (Decimal("2.5"), Decimal("10"))

@@ -66,6 +66,16 @@ def test_rows_that_are_not_live_deny_with_their_reason(secret, live_row, status,
     assert decision.row == str(row.public_id)
 
 
+@pytest.mark.parametrize("status", [S.REVOKED, S.EXPIRED])
+def test_a_row_finished_over_a_month_ago_is_no_row_at_all(org_a, secret, live_row, status):
+    row = live_row(status)
+    PolicyRow.objects.filter(pk=row.pk).update(
+        status_changed_at=timezone.now() - timedelta(days=32))
+    decisions_changed(org_a)
+    decision = one(secret)
+    assert (decision.reasons, decision.row) == ((Reason.NO_MATCHING_ROW,), None)
+
+
 def test_a_draft_row_is_no_row_at_all(secret, make_row):
     make_row()
     assert one(secret).reasons == (Reason.NO_MATCHING_ROW,)
@@ -106,6 +116,16 @@ def test_alert_only_cutoff_allows_over_budget_with_a_warning(org_a, secret, live
     spend_add(org=org_a, row=row, amount="41")
     decision = one(secret)
     assert decision.allow and decision.warnings == (Reason.OVER_DAILY_CAP,)
+    # Never a negative remainder: 0 and the warning say "over".
+    assert decision.as_dict()["remaining_budget"] == {"daily": "0.00", "monthly": "459.00"}
+
+
+def test_remaining_budget_has_two_decimals_rounded_down(org_a, secret, live_row):
+    row = live_row()
+    spend_add(org=org_a, row=row, amount="12.3456")  # counters keep four decimals
+    decision = one(secret)
+    assert decision.as_dict()["remaining_budget"] == {"daily": "27.65", "monthly": "487.65"}
+    assert decision.warnings == ()
 
 
 def test_an_org_deny_rule_beats_the_row_until_lifted(org_a, people, secret, live_row):

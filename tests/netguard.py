@@ -58,3 +58,20 @@ def install(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
     monkeypatch.setattr(socket.socket, "sendto", sendto)
+
+
+PUBLIC_ADDRESS = "93.184.215.14"  # never reached: connect() to it is refused above
+
+
+def resolve_names_publicly(monkeypatch):
+    """orgs/outbound.py's lookups answer a public address for any name (literal IPs stay
+    themselves), so the outbound policy accepts saved URLs as it would in production."""
+    from orgs import outbound
+
+    def resolve(host, port):
+        try:
+            return [str(ipaddress.ip_address(host))]
+        except ValueError:
+            return [PUBLIC_ADDRESS]
+
+    monkeypatch.setattr(outbound, "resolve", resolve)

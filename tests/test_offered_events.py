@@ -199,8 +199,7 @@ def test_the_offer_is_one_source_and_every_offered_kind_has_a_producer():
 @pytest.mark.parametrize("kind", ALL_KINDS)
 def test_every_offered_kind_is_emitted_by_its_service(org_a, people, make_row,  # noqa: F811
                                                       production, caller_a, kind,  # noqa: F811
-                                                      settings):
-    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+                                                      loopback_allowed):
     world = World(org_a, people, make_row, production, caller_a)
     PRODUCERS[kind](world)
     assert NotificationEvent.objects.for_org(org_a).filter(kind=kind).exists(), \

@@ -145,10 +145,9 @@ def test_project_roles_are_documented_and_answered_as_a_bare_list(schema, owner,
 
 
 @pytest.mark.django_db
-def test_options_on_a_webhook_endpoint_describes_it(owner, settings):
+def test_options_on_a_webhook_endpoint_describes_it(owner, loopback_allowed):
     # DRF's metadata asked the view for a queryset it does not have: a 500.
     from orgs.webhooks.services import endpoint_create
-    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
     endpoint, _ = endpoint_create(org=owner.org, actor=owner, url="http://127.0.0.1:9/h")
     response = client_for(owner).options(f"/api/v1/o/acme/webhooks/{endpoint.public_id}/")
     assert response.status_code == 200

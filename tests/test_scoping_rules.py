@@ -57,10 +57,16 @@ ALLOWED = {
         "maps allauth's app (found by provider id at sign-in) back to its connection",
     "orgs/sso/selectors.py::enabled_connections_for_slug::SSOConnection":
         "the public direct SSO link /sso/<org>/: the org's slug names it, no member yet",
-    "orgs/sso/services.py::_domain_taken::VerifiedDomain":
+    "orgs/sso/domains.py::_domain_taken::VerifiedDomain":
         "must look at other orgs: a domain verified by one org cannot be claimed by another",
-    "orgs/sso/services.py::verified_domain_org::VerifiedDomain":
+    "orgs/sso/domains.py::verified_domain_org::VerifiedDomain":
         "'Continue with SSO' routes an email to the org that verified its domain",
+    "orgs/services.py::personal_token_create::Membership":
+        "a personal token is the person's, not an org's: minting checks the MFA and SSO "
+        "rules of every org they belong to",
+    "orgs/sso/services.py::_tell_account_orgs::Membership":
+        "a refused or made SSO link is audited in every org of the targeted account, "
+        "the orgs a takeover through a foreign IdP would hit",
     "projects/keys.py::key_report_leaked::ApiKey":
         "anyone holding a leaked secret may report it: the lookup is by the secret's hash",
     "projects/workload.py::token_exchange::WorkloadIdentity":

@@ -65,7 +65,7 @@ def _extras(org, owner):
     identity_create(org=org, actor=owner, project=project, environment=env, caller=ci,
                     name="CI runner", issuer="https://ci.acme.example",
                     audience="governance", pattern="repo:acme/support:*", match="glob")
-    with override_settings(WEBHOOK_ALLOW_PRIVATE_NETWORKS=True):
+    with override_settings(OUTBOUND_ALLOWED_NETWORKS=["127.0.0.1/32"]):
         # Port 9 on loopback is closed: the delivery fails at once and stays here.
         endpoint, _ = endpoint_create(org=org, actor=owner, url="http://127.0.0.1:9/hook",
                                       description="Contract test receiver")

@@ -85,6 +85,6 @@ def test_every_operation_keeps_the_openapi_contract(live_server, monkeypatch, tm
     # Every operation of the served schema was exercised, none skipped or errored.
     schema = yaml.safe_load(requests.get(f"{live_server.url}/api/v1/schema/",
                                          timeout=30).text)
-    report = (tmp_path / "junit.xml").read_text()
+    report = (out / "junit.xml").read_text()
     missing = [op for op in operations(schema) if f'name="{op}"' not in report]
     assert not missing, missing

@@ -8,7 +8,10 @@ from approvals.selectors import approval_settings_get
 from evidence.refresh import catalog_refresh_get
 from tests.browser.test_catalog import sign_in
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+# The refresh URL is checked against the outbound policy when saved: example.com resolves
+# to a public address without DNS (this machine has none), and nothing is fetched.
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True),
+              pytest.mark.usefixtures("public_dns")]
 
 
 def test_admin_sets_catalog_change_rules_and_the_refresh(page: Page, live_server, personas,
